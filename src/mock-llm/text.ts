@@ -1,0 +1,89 @@
+/**
+ * The deterministic completion text and the token heuristic. One token is one word from a fixed list,
+ * so token counts are exact and texts are cheap: no tokenizer, no string building beyond a join.
+ */
+import { hash32, seededRandom } from './random.ts';
+
+/** Plain lowercase ASCII on purpose: the SSE builders splice tokens into JSON without escaping. */
+const WORDS = (
+  'the river flows through a quiet valley where light falls on stone and water each morning brings new ' +
+  'sound to old trees that stand near open fields of grass under clear sky while small birds sing about ' +
+  'wind rain summer roads lead far beyond hills into towns with bright windows people walk slowly ' +
+  'talking in warm evening air until night sluice gate holds back'
+).split(' ');
+
+/** The same words with the separating space in front, so streaming deltas concatenate to the text. */
+const SPACED_WORDS = WORDS.map((word) => ` ${word}`);
+
+/**
+ * `count` tokens drawn from a PRNG seeded with `seed`. Joining them gives the completion text; each
+ * element is also one streaming delta. The first token has no leading space.
+ */
+export function completionTokens(seed: number, count: number): string[] {
+  const random = seededRandom(seed);
+  const tokens = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    const index = Math.floor(random() * WORDS.length);
+    tokens[i] = (i === 0 ? WORDS[index] : SPACED_WORDS[index]) as string;
+  }
+  return tokens;
+}
+
+export interface Completion {
+  /** The generated tokens; `join('')` is the text. */
+  readonly tokens: string[];
+  /** True when `max_tokens` stopped the generation early (finish reason `length` / `max_tokens`). */
+  readonly truncated: boolean;
+}
+
+/** The completion for a request: text seeded by the body bytes, so equal bodies get equal text. */
+export function generateCompletion(
+  body: Buffer,
+  plannedTokens: number,
+  maxTokens: number | undefined,
+): Completion {
+  const count = maxTokens === undefined ? plannedTokens : Math.min(plannedTokens, maxTokens);
+  return { tokens: completionTokens(hash32(body), count), truncated: count < plannedTokens };
+}
+
+/** The documented prompt-token heuristic: one token per 4 characters of prompt text, rounded up. */
+export function estimateTokens(characters: number): number {
+  return Math.ceil(characters / 4);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** Characters of text in a content value: a string, or an array of strings / parts with a `text` field. */
+export function contentCharacters(content: unknown): number {
+  if (typeof content === 'string') return content.length;
+  if (!Array.isArray(content)) return 0;
+  let characters = 0;
+  for (const part of content) {
+    if (typeof part === 'string') characters += part.length;
+    else if (isRecord(part) && typeof part['text'] === 'string') characters += part['text'].length;
+  }
+  return characters;
+}
+
+/** Characters of text over all `messages[].content` (OpenAI chat and Anthropic messages alike). */
+export function messagesCharacters(messages: readonly unknown[]): number {
+  let characters = 0;
+  for (const message of messages) {
+    if (isRecord(message)) characters += contentCharacters(message['content']);
+  }
+  return characters;
+}
+
+/** The token budget the request allows, from the first of `fields` that holds a non-negative integer. */
+export function requestedMaxTokens(
+  body: Record<string, unknown>,
+  fields: readonly string[],
+): number | undefined {
+  for (const field of fields) {
+    const value = body[field];
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  }
+  return undefined;
+}
