@@ -1,0 +1,218 @@
+/**
+ * The metric catalog: every metric Sluice exports, declared once. The registry registers from it,
+ * and the rule and dashboard generators may only name metrics through it, so a rename cannot leave
+ * an alert or a panel behind. Labels are bounded sets: route and upstream names come from the
+ * config, `code` from the HTTP status, `method` from a fixed list (anything else is `OTHER`).
+ */
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  /** The base unit, as in the name's suffix (seconds, bytes) or '' for plain counts. */
+  readonly unit: 'seconds' | 'bytes' | 'ratio' | 'timestamp_seconds' | '';
+  readonly labels: readonly string[];
+  readonly buckets?: readonly number[];
+  /** Exported by prom-client's default Node.js collectors, not registered by Sluice itself. */
+  readonly external?: true;
+}
+
+/** Sluice's own share of a request is tens of µs to a few ms. */
+const overheadBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+/** LLM calls span tens of ms (embeddings, cached answers) to minutes (long generations). */
+const llmLatencyBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320];
+const poolWaitBuckets = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export const metricCatalog = {
+  requests: {
+    name: 'sluice_http_requests_total',
+    type: 'counter',
+    help: 'Requests answered to clients, by route, upstream, method and status code.',
+    unit: '',
+    labels: ['route', 'upstream', 'method', 'code'],
+  },
+  requestDuration: {
+    name: 'sluice_http_request_duration_seconds',
+    type: 'histogram',
+    help: 'Time from request received to the last response byte written to the client.',
+    unit: 'seconds',
+    labels: ['route', 'upstream', 'method', 'code'],
+    buckets: llmLatencyBuckets,
+  },
+  requestsInFlight: {
+    name: 'sluice_http_requests_in_flight',
+    type: 'gauge',
+    help: 'Client requests being handled right now.',
+    unit: '',
+    labels: ['route'],
+  },
+  requestBytes: {
+    name: 'sluice_http_request_body_bytes_total',
+    type: 'counter',
+    help: 'Request body bytes received from clients.',
+    unit: 'bytes',
+    labels: ['route'],
+  },
+  responseBytes: {
+    name: 'sluice_http_response_body_bytes_total',
+    type: 'counter',
+    help: 'Response body bytes sent to clients.',
+    unit: 'bytes',
+    labels: ['route'],
+  },
+  overhead: {
+    name: 'sluice_overhead_seconds',
+    type: 'histogram',
+    help: 'Time Sluice itself spent on a request, excluding waits on the upstream and on the client.',
+    unit: 'seconds',
+    labels: ['route'],
+    buckets: overheadBuckets,
+  },
+  stageDuration: {
+    name: 'sluice_stage_duration_seconds',
+    type: 'histogram',
+    help: 'Time each pipeline stage took on a request, excluding the stages after it (includes what the stage waited for).',
+    unit: 'seconds',
+    labels: ['route', 'stage'],
+    buckets: [...overheadBuckets, 0.25, 1, 5, 30, 120],
+  },
+  upstreamTimeToHeaders: {
+    name: 'sluice_upstream_time_to_headers_seconds',
+    type: 'histogram',
+    help: 'Time from dispatching a request upstream to receiving its response headers.',
+    unit: 'seconds',
+    labels: ['upstream', 'code'],
+    buckets: llmLatencyBuckets,
+  },
+  upstreamDuration: {
+    name: 'sluice_upstream_duration_seconds',
+    type: 'histogram',
+    help: 'Time from dispatching a request upstream to the last byte of its response.',
+    unit: 'seconds',
+    labels: ['upstream', 'code'],
+    buckets: llmLatencyBuckets,
+  },
+  upstreamErrors: {
+    name: 'sluice_upstream_errors_total',
+    type: 'counter',
+    help: 'Upstream attempts that failed without a usable response, by Sluice error code.',
+    unit: '',
+    labels: ['upstream', 'error'],
+  },
+  upstreamPoolConnections: {
+    name: 'sluice_upstream_pool_connections',
+    type: 'gauge',
+    help: 'Upstream connection pool state from undici (connected, free, running, pending, queued).',
+    unit: '',
+    labels: ['upstream', 'state'],
+  },
+  upstreamPoolSize: {
+    name: 'sluice_upstream_pool_max_connections',
+    type: 'gauge',
+    help: 'Configured maximum connections per upstream pool.',
+    unit: '',
+    labels: ['upstream'],
+  },
+  upstreamPoolWait: {
+    name: 'sluice_upstream_pool_wait_seconds',
+    type: 'histogram',
+    help: 'Time a request waited for an upstream connection (queueing plus connecting) before it was sent.',
+    unit: 'seconds',
+    labels: ['upstream'],
+    buckets: poolWaitBuckets,
+  },
+  clientAborts: {
+    name: 'sluice_client_aborts_total',
+    type: 'counter',
+    help: 'Requests whose client went away before the response was complete.',
+    unit: '',
+    labels: ['route'],
+  },
+  rejections: {
+    name: 'sluice_http_rejections_total',
+    type: 'counter',
+    help: 'Requests Sluice answered itself without forwarding, by Sluice error code.',
+    unit: '',
+    labels: ['route', 'error'],
+  },
+  websocketUpgrades: {
+    name: 'sluice_websocket_upgrades_total',
+    type: 'counter',
+    help: 'WebSocket upgrade requests, by route and result (proxied, rejected, failed).',
+    unit: '',
+    labels: ['route', 'result'],
+  },
+  configReloads: {
+    name: 'sluice_config_reloads_total',
+    type: 'counter',
+    help: 'Config reload attempts by result (success, failure).',
+    unit: '',
+    labels: ['result'],
+  },
+  configLastReloadSuccess: {
+    name: 'sluice_config_last_reload_success_timestamp_seconds',
+    type: 'gauge',
+    help: 'Unix time of the last successful config load or reload.',
+    unit: 'timestamp_seconds',
+    labels: [],
+  },
+  configLastReloadSuccessful: {
+    name: 'sluice_config_last_reload_successful',
+    type: 'gauge',
+    help: '1 when the last config load or reload succeeded, 0 when it failed.',
+    unit: '',
+    labels: [],
+  },
+  buildInfo: {
+    name: 'sluice_build_info',
+    type: 'gauge',
+    help: 'Always 1; labels carry the Sluice and Node.js versions.',
+    unit: '',
+    labels: ['version', 'nodejs_version'],
+  },
+  draining: {
+    name: 'sluice_draining',
+    type: 'gauge',
+    help: '1 while Sluice is shutting down and draining requests in flight.',
+    unit: '',
+    labels: [],
+  },
+  // Node runtime metrics come from prom-client's default collectors; declared here so rules and
+  // dashboards can name them through the catalog too.
+  eventLoopDelayP99: {
+    name: 'nodejs_eventloop_lag_p99_seconds',
+    type: 'gauge',
+    help: 'The 99th percentile of the recorded event loop delay.',
+    unit: 'seconds',
+    labels: [],
+    external: true,
+  },
+  heapUsed: {
+    name: 'nodejs_heap_size_used_bytes',
+    type: 'gauge',
+    help: 'Process heap size used from Node.js in bytes.',
+    unit: 'bytes',
+    labels: [],
+    external: true,
+  },
+  residentMemory: {
+    name: 'process_resident_memory_bytes',
+    type: 'gauge',
+    help: 'Resident memory size in bytes.',
+    unit: 'bytes',
+    labels: [],
+    external: true,
+  },
+  cpuSeconds: {
+    name: 'process_cpu_seconds_total',
+    type: 'counter',
+    help: 'Total user and system CPU time spent in seconds.',
+    unit: 'seconds',
+    labels: [],
+    external: true,
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type MetricKey = keyof typeof metricCatalog;
