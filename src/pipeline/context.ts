@@ -1,0 +1,61 @@
+/** The state of one request on its way through Sluice: created by the listener, passed to every stage. */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Span } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { Protocol } from './errors.ts';
+
+/** The response a stage has built; the listener writes it once the stages return. */
+export interface ResponseDraft {
+  status: number;
+  headers: OutgoingHttpHeaders;
+  /** A stream is piped to the client with backpressure; stages may wrap it on the way back. */
+  body: Readable | Buffer | string | null;
+}
+
+/** process.hrtime.bigint() marks; 0n until reached. Waits on the client and upstream are excluded from Sluice's overhead. */
+export interface Timings {
+  readonly start: bigint;
+  /** Time spent waiting for the client's request body when a stage read it whole. */
+  clientBodyWaitNs: bigint;
+  upstreamDispatch: bigint;
+  upstreamConnected: bigint;
+  upstreamHeaders: bigint;
+  upstreamEnd: bigint;
+  responseStart: bigint;
+  responseEnd: bigint;
+}
+
+/** What a route needs at request time, compiled from its config once per config generation. */
+export interface RouteRuntime {
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly upstreamName: string;
+  readonly websocket: boolean;
+  readonly stripPrefix: string | undefined;
+}
+
+export interface ProxyContext {
+  readonly requestId: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The method as a bounded metric label. */
+  readonly methodLabel: string;
+  /** Path without the query string. */
+  readonly path: string;
+  /** The query string including its leading `?`, or ''. */
+  readonly search: string;
+  readonly clientIp: string;
+  /** Aborted when the client goes away, or when Sluice gives up on the request. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly span: Span;
+  readonly timings: Timings;
+  route: RouteRuntime;
+  /** The request body, when a stage read it whole (LLM protocol routes); otherwise the request streams. */
+  requestBody: Buffer | undefined;
+  requestBodyBytes: number;
+  response: ResponseDraft | undefined;
+  /** The upstream that answered; '' when none was called (the `upstream` metric label). */
+  upstreamName: string;
+}

@@ -1,0 +1,184 @@
+/**
+ * What happens once per request when it ends: metrics, the access-log line, the span's end.
+ * Metric children are cached per label set, so the hot path does a Map lookup instead of
+ * prom-client's label hashing for each of the several metrics a request touches.
+ */
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { ProxyContext } from '../pipeline/context.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { overheadNs } from './respond.ts';
+
+interface RequestSeries {
+  readonly requests: Counter.Internal;
+  readonly duration: Histogram.Internal<string>;
+}
+
+interface RouteSeries {
+  readonly inFlight: Gauge.Internal<string>;
+  readonly requestBytes: Counter.Internal;
+  readonly responseBytes: Counter.Internal;
+  readonly overhead: Histogram.Internal<string>;
+  readonly clientAborts: Counter.Internal;
+}
+
+interface UpstreamSeries {
+  readonly timeToHeaders: Histogram.Internal<string>;
+  readonly duration: Histogram.Internal<string>;
+}
+
+const seconds = (ns: bigint) => Number(ns) / 1e9;
+const millis = (ns: bigint) => Math.round(Number(ns) / 1e3) / 1e3;
+
+export interface Outcome {
+  /** The status the client got; 499 when it went away first. */
+  readonly code: number;
+  readonly bytesOut: number;
+  /** A Sluice error code when the response broke off or was answered by Sluice. */
+  readonly error: string | undefined;
+  readonly clientAborted: boolean;
+}
+
+export class Accounting {
+  private readonly metrics: Metrics;
+  private readonly requestSeries = new Map<string, RequestSeries>();
+  private readonly routeSeries = new Map<string, RouteSeries>();
+  private readonly upstreamSeries = new Map<string, UpstreamSeries>();
+  private readonly poolWait = new Map<string, Histogram.Internal<string>>();
+  private readonly logger: Logger;
+  /** Follows `telemetry.access_log` of the current config. */
+  accessLog: boolean;
+
+  constructor(metrics: Metrics, logger: Logger, accessLog: boolean) {
+    this.metrics = metrics;
+    this.logger = logger;
+    this.accessLog = accessLog;
+  }
+
+  route(route: string): RouteSeries {
+    let series = this.routeSeries.get(route);
+    if (!series) {
+      const m = this.metrics;
+      series = {
+        inFlight: m.requestsInFlight.labels(route),
+        requestBytes: m.requestBytes.labels(route),
+        responseBytes: m.responseBytes.labels(route),
+        overhead: m.overhead.labels(route),
+        clientAborts: m.clientAborts.labels(route),
+      };
+      this.routeSeries.set(route, series);
+    }
+    return series;
+  }
+
+  private request(route: string, upstream: string, method: string, code: number): RequestSeries {
+    const key = `${route}\u0000${upstream}\u0000${method}\u0000${code}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      const labels = [route, upstream, method, String(code)] as const;
+      series = {
+        requests: this.metrics.requests.labels(...labels),
+        duration: this.metrics.requestDuration.labels(...labels),
+      };
+      this.requestSeries.set(key, series);
+    }
+    return series;
+  }
+
+  private upstream(upstream: string, code: number): UpstreamSeries {
+    const key = `${upstream}\u0000${code}`;
+    let series = this.upstreamSeries.get(key);
+    if (!series) {
+      series = {
+        timeToHeaders: this.metrics.upstreamTimeToHeaders.labels(upstream, String(code)),
+        duration: this.metrics.upstreamDuration.labels(upstream, String(code)),
+      };
+      this.upstreamSeries.set(key, series);
+    }
+    return series;
+  }
+
+  private poolWaitFor(upstream: string): Histogram.Internal<string> {
+    let child = this.poolWait.get(upstream);
+    if (!child) {
+      child = this.metrics.upstreamPoolWait.labels(upstream);
+      this.poolWait.set(upstream, child);
+    }
+    return child;
+  }
+
+  started(route: string): void {
+    this.route(route).inFlight.inc();
+  }
+
+  finished(ctx: ProxyContext, outcome: Outcome): void {
+    const t = ctx.timings;
+    const end = process.hrtime.bigint();
+    t.responseEnd = end;
+    const route = ctx.route.name;
+    const routeSeries = this.route(route);
+    routeSeries.inFlight.dec();
+    const totalNs = end - t.start;
+    const request = this.request(route, ctx.upstreamName, ctx.methodLabel, outcome.code);
+    request.requests.inc();
+    request.duration.observe(seconds(totalNs));
+    if (ctx.requestBodyBytes > 0) routeSeries.requestBytes.inc(ctx.requestBodyBytes);
+    if (outcome.bytesOut > 0) routeSeries.responseBytes.inc(outcome.bytesOut);
+    const overhead = overheadNs(ctx, t.responseStart === 0n ? end : t.responseStart);
+    routeSeries.overhead.observe(seconds(overhead));
+    if (outcome.clientAborted) routeSeries.clientAborts.inc();
+
+    let upstreamMs: number | undefined;
+    if (t.upstreamDispatch !== 0n) {
+      if (t.upstreamConnected !== 0n)
+        this.poolWaitFor(ctx.upstreamName).observe(seconds(t.upstreamConnected - t.upstreamDispatch));
+      const upstreamCode = t.upstreamHeaders !== 0n ? (ctx.response?.status ?? 0) : 0;
+      if (t.upstreamHeaders !== 0n) {
+        const series = this.upstream(ctx.upstreamName, upstreamCode);
+        series.timeToHeaders.observe(seconds(t.upstreamHeaders - t.upstreamDispatch));
+        if (t.upstreamEnd !== 0n) series.duration.observe(seconds(t.upstreamEnd - t.upstreamDispatch));
+        upstreamMs = millis((t.upstreamEnd || end) - t.upstreamDispatch);
+      }
+      if (outcome.error?.startsWith('upstream_'))
+        this.metrics.upstreamErrors.labels(ctx.upstreamName, outcome.error).inc();
+    }
+    if (
+      outcome.error &&
+      !outcome.error.startsWith('upstream_') &&
+      outcome.error !== 'client_closed_request'
+    ) {
+      this.metrics.rejections.labels(route, outcome.error).inc();
+    }
+
+    const span = ctx.span;
+    if (span.isRecording()) {
+      span.setAttribute('http.response.status_code', outcome.code);
+      span.setAttribute('http.route', route);
+      if (outcome.code >= 500 || outcome.error)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error ?? String(outcome.code) });
+    }
+    span.end();
+
+    if (this.accessLog) {
+      this.logger.info(
+        {
+          request_id: ctx.requestId,
+          route,
+          method: ctx.req.method,
+          path: ctx.path,
+          status: outcome.code,
+          upstream: ctx.upstreamName || undefined,
+          duration_ms: millis(totalNs),
+          upstream_ms: upstreamMs,
+          overhead_ms: millis(overhead),
+          bytes_in: ctx.requestBodyBytes,
+          bytes_out: outcome.bytesOut,
+          client_ip: ctx.clientIp,
+          error: outcome.error,
+        },
+        'request',
+      );
+    }
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * A config generation: the routes, their composed pipelines and the upstreams built from one
+ * effective config. Each request holds the generation it started on until it ends, so a reload
+ * never changes a request midway; a retired generation closes the pools no newer one uses once its
+ * last request is done.
+ */
+import type { SluiceConfig } from '../config/types.generated.ts';
+import { compose, type Pipeline } from '../pipeline/compose.ts';
+import type { RouteRuntime } from '../pipeline/context.ts';
+import { requestBodyStage } from '../stages/request-body.ts';
+import { upstreamCallStage } from '../stages/upstream-call.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
+import { createUpstream, type UpstreamRuntime, upstreamFingerprint } from '../upstream/upstream.ts';
+import type { DrainTracker } from './drain.ts';
+import { compileMatch, type Routable } from './router.ts';
+
+export type EffectiveConfig = Readonly<SluiceConfig>;
+
+export interface CompiledRoute extends Routable {
+  readonly runtime: RouteRuntime;
+  readonly upstream: UpstreamRuntime;
+  readonly pipeline: Pipeline;
+}
+
+interface SharedUpstream {
+  readonly runtime: UpstreamRuntime;
+  /** Live generations that use this runtime. */
+  users: number;
+}
+
+/** Upstream runtimes shared by generations, keyed by fingerprint; the pool closes when no generation uses it. */
+export class UpstreamRegistry {
+  private readonly byFingerprint = new Map<string, SharedUpstream>();
+
+  acquire(name: string, config: EffectiveConfig['upstreams'][string], resolvedUrl: string): UpstreamRuntime {
+    const fingerprint = upstreamFingerprint(name, config, resolvedUrl);
+    let shared = this.byFingerprint.get(fingerprint);
+    if (!shared) {
+      shared = { runtime: createUpstream(name, config, resolvedUrl), users: 0 };
+      this.byFingerprint.set(fingerprint, shared);
+    }
+    shared.users++;
+    return shared.runtime;
+  }
+
+  async release(runtime: UpstreamRuntime): Promise<void> {
+    const shared = this.byFingerprint.get(runtime.fingerprint);
+    if (!shared || shared.runtime !== runtime) return;
+    if (--shared.users > 0) return;
+    this.byFingerprint.delete(runtime.fingerprint);
+    await runtime.pool.close();
+  }
+
+  all(): Iterable<UpstreamRuntime> {
+    return [...this.byFingerprint.values()].map((s) => s.runtime);
+  }
+}
+
+export interface GenerationDeps {
+  readonly registry: UpstreamRegistry;
+  readonly telemetry: Telemetry;
+  /** Maps `mock://` URLs to the running built-in mock; other URLs unchanged. */
+  readonly resolveUrl: (url: string) => string;
+  readonly tracker: DrainTracker;
+}
+
+export class Generation {
+  readonly config: EffectiveConfig;
+  readonly routes: readonly CompiledRoute[];
+  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
+  private inFlight = 0;
+  private retired = false;
+  private readonly registry: UpstreamRegistry;
+  private onDrained: (() => void) | undefined;
+
+  private readonly tracker: DrainTracker;
+
+  constructor(config: EffectiveConfig, deps: GenerationDeps) {
+    const { registry, telemetry, resolveUrl } = deps;
+    this.config = config;
+    this.registry = registry;
+    this.tracker = deps.tracker;
+    const upstreams = new Map<string, UpstreamRuntime>();
+    try {
+      for (const [name, upstreamConfig] of Object.entries(config.upstreams)) {
+        if (upstreamConfig)
+          upstreams.set(name, registry.acquire(name, upstreamConfig, resolveUrl(upstreamConfig.url)));
+      }
+    } catch (error) {
+      for (const upstream of upstreams.values()) void registry.release(upstream);
+      throw error;
+    }
+    this.upstreams = upstreams;
+    const { max_body_bytes: bodyLimit, trusted_hops: trustedHops } = config.listener;
+    this.routes = config.routes.map((route) => {
+      const upstream = upstreams.get(route.upstream);
+      if (!upstream) throw new Error(`route "${route.name}" names unknown upstream "${route.upstream}"`);
+      const runtime: RouteRuntime = {
+        name: route.name,
+        protocol: route.protocol,
+        upstreamName: route.upstream,
+        websocket: route.websocket,
+        stripPrefix: route.strip_prefix,
+      };
+      const stages = [
+        requestBodyStage(bodyLimit, route.protocol !== 'passthrough'),
+        upstreamCallStage(upstream, bodyLimit, trustedHops),
+      ];
+      return {
+        runtime,
+        upstream,
+        matches: compileMatch(route.match),
+        pipeline: compose(stages, telemetry.metrics.stageDuration, route.name),
+      };
+    });
+  }
+
+  enter(): void {
+    this.inFlight++;
+    this.tracker.enter();
+  }
+
+  leave(): void {
+    this.tracker.leave();
+    if (--this.inFlight === 0 && this.retired) this.onDrained?.();
+  }
+
+  /** Called when a newer generation took over: closes unused pools once the last request left. */
+  retire(): Promise<void> {
+    this.retired = true;
+    const drained =
+      this.inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.onDrained = resolve;
+          });
+    return drained.then(async () => {
+      await Promise.all([...this.upstreams.values()].map((u) => this.registry.release(u)));
+    });
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+}

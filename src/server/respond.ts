@@ -1,0 +1,69 @@
+/** Writes the response a pipeline built to the client: headers once, then the body with backpressure. */
+import { pipeline, Readable } from 'node:stream';
+import type { ProxyContext } from '../pipeline/context.ts';
+
+function ms(ns: bigint): string {
+  return (Number(ns) / 1e6).toFixed(3);
+}
+
+/** Sluice's own time until now, excluding waits on the client body and on the upstream. */
+export function overheadNs(ctx: ProxyContext, until: bigint): bigint {
+  const t = ctx.timings;
+  if (t.upstreamDispatch === 0n) return until - t.start - t.clientBodyWaitNs;
+  const before = t.upstreamDispatch - t.start - t.clientBodyWaitNs;
+  const after = t.upstreamHeaders === 0n ? 0n : until - t.upstreamHeaders;
+  return before + after;
+}
+
+function serverTiming(ctx: ProxyContext, now: bigint): string {
+  const t = ctx.timings;
+  const sluice = `sluice;dur=${ms(overheadNs(ctx, now))}`;
+  return t.upstreamHeaders === 0n
+    ? sluice
+    : `${sluice}, upstream;dur=${ms(t.upstreamHeaders - t.upstreamDispatch)}`;
+}
+
+export interface ResponseCounters {
+  bytesOut: number;
+}
+
+export function writeResponse(
+  ctx: ProxyContext,
+  serverTimingEnabled: boolean,
+  counters: ResponseCounters,
+): void {
+  const { res, req } = ctx;
+  const draft = ctx.response;
+  if (!draft || res.headersSent || res.destroyed) {
+    if (draft?.body instanceof Readable) draft.body.destroy();
+    return;
+  }
+  const now = process.hrtime.bigint();
+  const headers = draft.headers;
+  headers['x-request-id'] = ctx.requestId;
+  if (serverTimingEnabled) headers['server-timing'] = serverTiming(ctx, now);
+  if (
+    !req.complete &&
+    !(draft.body instanceof Readable && ctx.requestBody === undefined && req.readableFlowing)
+  ) {
+    // The request body was not read (an early answer such as 413): closing beats reading it to the end.
+    headers['connection'] = 'close';
+    res.shouldKeepAlive = false;
+  }
+  const { body } = draft;
+  if (body !== null && !(body instanceof Readable) && headers['content-length'] === undefined)
+    headers['content-length'] = Buffer.byteLength(body);
+  ctx.timings.responseStart = now;
+  res.writeHead(draft.status, headers);
+  if (body instanceof Readable) {
+    body.on('data', (chunk: Buffer) => {
+      counters.bytesOut += chunk.length;
+    });
+    pipeline(body, res, (error) => {
+      if (error && !res.destroyed) res.destroy(error);
+    });
+    return;
+  }
+  if (body !== null) counters.bytesOut += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  res.end(body);
+}
