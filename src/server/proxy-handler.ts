@@ -3,7 +3,6 @@
  * response, account for it when the exchange ends. Everything route-specific is in the pipeline.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import { answerWithError, toSluiceError } from '../pipeline/compose.ts';
 import type { ProxyContext, RouteRuntime } from '../pipeline/context.ts';
 import { SluiceError } from '../pipeline/errors.ts';
@@ -82,19 +81,18 @@ export function createProxyHandler(state: ProxyState) {
       controller,
     });
     const counters: ResponseCounters = { bytesOut: 0 };
-    let streamError: Error | undefined;
     state.accounting.started(ctx.route.name);
     if (state.isDraining()) res.shouldKeepAlive = false;
 
     res.once('close', () => {
-      const clientAborted = !res.writableFinished;
-      if (clientAborted) controller.abort(new SluiceError('client_closed_request'));
-      const body = ctx.response?.body;
-      if (body instanceof Readable && body.errored) streamError = body.errored;
+      // Set only when the upstream body failed first; a client that leaves also errors the pipeline.
+      const streamError = counters.upstreamBodyError;
+      const clientAborted = !res.writableFinished && streamError === undefined;
+      if (!res.writableFinished) controller.abort(new SluiceError('client_closed_request'));
       state.accounting.finished(ctx, {
-        code: clientAborted && !streamError ? 499 : res.statusCode,
+        code: clientAborted ? 499 : res.statusCode,
         bytesOut: counters.bytesOut,
-        error: clientAborted && !streamError ? 'client_closed_request' : outcomeError(ctx, streamError),
+        error: clientAborted ? 'client_closed_request' : outcomeError(ctx, streamError),
         clientAborted,
       });
       generation.leave();

@@ -25,6 +25,8 @@ function serverTiming(ctx: ProxyContext, now: bigint): string {
 
 export interface ResponseCounters {
   bytesOut: number;
+  /** The error of a response body that failed while the client was still reading it. */
+  upstreamBodyError?: Error;
 }
 
 export function writeResponse(
@@ -60,7 +62,10 @@ export function writeResponse(
       counters.bytesOut += chunk.length;
     });
     pipeline(body, res, (error) => {
-      if (error && !res.destroyed) res.destroy(error);
+      if (error && !res.destroyed) {
+        counters.upstreamBodyError = error;
+        res.destroy(error);
+      }
     });
     return;
   }

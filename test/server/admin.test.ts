@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import t, { type Test } from 'tap';
 import type { AdminConfig, SluiceConfig } from '../../src/config/types.generated.ts';
 import type { AdminDeps, AdminServer } from '../../src/server/admin.ts';
 import { createTelemetry } from '../../src/telemetry/telemetry.ts';
+import { promtool, promtoolMissing } from '../support/promtool.ts';
 
 type AdminModule = typeof import('../../src/server/admin.ts');
 
@@ -204,11 +204,6 @@ t.test('unknown paths get 404, wrong methods 405 with Allow', async (t) => {
   t.equal((await get('/healthz?probe=1')).status, 200, 'a query string does not change the path');
 });
 
-const promtoolProbe = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
-const promtoolMissing = promtoolProbe.error
-  ? `promtool is not installed (${promtoolProbe.error.message}); CI installs it through .ci/run`
-  : false;
-
 t.test('promtool check metrics passes on a real scrape', { skip: promtoolMissing }, async (t) => {
   const { get, telemetry } = await start(t);
   const { metrics } = telemetry;
@@ -226,7 +221,7 @@ t.test('promtool check metrics passes on a real scrape', { skip: promtoolMissing
   metrics.configLastReloadSuccessful.set(1);
 
   const scrape = await (await get('/metrics')).text();
-  const check = spawnSync('promtool', ['check', 'metrics'], { input: scrape, encoding: 'utf8' });
+  const check = promtool(['check', 'metrics'], scrape);
   t.equal(check.status, 0, 'promtool exits 0');
-  t.equal(`${check.stdout}${check.stderr}`.trim(), '', 'promtool reports no lint problems');
+  t.equal(check.output, '', 'promtool reports no lint problems');
 });
