@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Histogram } from 'prom-client';
+import { hotHistogram } from '../telemetry/hot-children.ts';
 import type { ProxyContext } from './context.ts';
 import { renderError, SluiceError } from './errors.ts';
 
@@ -49,7 +50,7 @@ export function compose(
   stageSeconds: Histogram<'route' | 'stage'>,
   route: string,
 ): Pipeline {
-  const timers = stages.map((stage) => stageSeconds.labels(route, stage.name));
+  const timers = stages.map((stage) => hotHistogram(stageSeconds, [route, stage.name]));
   return async function run(ctx: ProxyContext): Promise<void> {
     let nestedNs = 0n;
     const dispatch = async (index: number): Promise<void> => {

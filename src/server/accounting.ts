@@ -1,31 +1,38 @@
 /**
  * What happens once per request when it ends: metrics, the access-log line, the span's end.
- * Metric children are cached per label set, so the hot path does a Map lookup instead of
+ * Hot children are cached per label set, so the hot path does one Map lookup instead of
  * prom-client's label hashing for each of the several metrics a request touches.
  */
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { ProxyContext } from '../pipeline/context.ts';
+import {
+  type HotCounter,
+  type HotGauge,
+  type HotHistogram,
+  hotCounter,
+  hotGauge,
+  hotHistogram,
+} from '../telemetry/hot-children.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { overheadNs } from './respond.ts';
 
 interface RequestSeries {
-  readonly requests: Counter.Internal;
-  readonly duration: Histogram.Internal<string>;
+  readonly requests: HotCounter;
+  readonly duration: HotHistogram;
 }
 
 interface RouteSeries {
-  readonly inFlight: Gauge.Internal<string>;
-  readonly requestBytes: Counter.Internal;
-  readonly responseBytes: Counter.Internal;
-  readonly overhead: Histogram.Internal<string>;
-  readonly clientAborts: Counter.Internal;
+  readonly inFlight: HotGauge;
+  readonly requestBytes: HotCounter;
+  readonly responseBytes: HotCounter;
+  readonly overhead: HotHistogram;
+  readonly clientAborts: HotCounter;
 }
 
 interface UpstreamSeries {
-  readonly timeToHeaders: Histogram.Internal<string>;
-  readonly duration: Histogram.Internal<string>;
+  readonly timeToHeaders: HotHistogram;
+  readonly duration: HotHistogram;
 }
 
 const seconds = (ns: bigint) => Number(ns) / 1e9;
@@ -45,7 +52,7 @@ export class Accounting {
   private readonly requestSeries = new Map<string, RequestSeries>();
   private readonly routeSeries = new Map<string, RouteSeries>();
   private readonly upstreamSeries = new Map<string, UpstreamSeries>();
-  private readonly poolWait = new Map<string, Histogram.Internal<string>>();
+  private readonly poolWait = new Map<string, HotHistogram>();
   private readonly logger: Logger;
   /** Follows `telemetry.access_log` of the current config. */
   accessLog: boolean;
@@ -61,11 +68,11 @@ export class Accounting {
     if (!series) {
       const m = this.metrics;
       series = {
-        inFlight: m.requestsInFlight.labels(route),
-        requestBytes: m.requestBytes.labels(route),
-        responseBytes: m.responseBytes.labels(route),
-        overhead: m.overhead.labels(route),
-        clientAborts: m.clientAborts.labels(route),
+        inFlight: hotGauge(m.requestsInFlight, [route]),
+        requestBytes: hotCounter(m.requestBytes, [route]),
+        responseBytes: hotCounter(m.responseBytes, [route]),
+        overhead: hotHistogram(m.overhead, [route]),
+        clientAborts: hotCounter(m.clientAborts, [route]),
       };
       this.routeSeries.set(route, series);
     }
@@ -78,8 +85,8 @@ export class Accounting {
     if (!series) {
       const labels = [route, upstream, method, String(code)] as const;
       series = {
-        requests: this.metrics.requests.labels(...labels),
-        duration: this.metrics.requestDuration.labels(...labels),
+        requests: hotCounter(this.metrics.requests, labels),
+        duration: hotHistogram(this.metrics.requestDuration, labels),
       };
       this.requestSeries.set(key, series);
     }
@@ -91,18 +98,18 @@ export class Accounting {
     let series = this.upstreamSeries.get(key);
     if (!series) {
       series = {
-        timeToHeaders: this.metrics.upstreamTimeToHeaders.labels(upstream, String(code)),
-        duration: this.metrics.upstreamDuration.labels(upstream, String(code)),
+        timeToHeaders: hotHistogram(this.metrics.upstreamTimeToHeaders, [upstream, String(code)]),
+        duration: hotHistogram(this.metrics.upstreamDuration, [upstream, String(code)]),
       };
       this.upstreamSeries.set(key, series);
     }
     return series;
   }
 
-  private poolWaitFor(upstream: string): Histogram.Internal<string> {
+  private poolWaitFor(upstream: string): HotHistogram {
     let child = this.poolWait.get(upstream);
     if (!child) {
-      child = this.metrics.upstreamPoolWait.labels(upstream);
+      child = hotHistogram(this.metrics.upstreamPoolWait, [upstream]);
       this.poolWait.set(upstream, child);
     }
     return child;

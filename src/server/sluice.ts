@@ -127,6 +127,8 @@ export class Sluice {
       },
       'sluice listening',
     );
+    // Supervisors and scripts wait for this line; it must not sit in the log buffer.
+    this.telemetry.logger.flush();
   }
 
   private recordReload(success: boolean): void {
