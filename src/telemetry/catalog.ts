@@ -144,6 +144,13 @@ export const metricCatalog = {
     unit: '',
     labels: ['route', 'result'],
   },
+  logLinesDropped: {
+    name: 'sluice_log_lines_dropped_total',
+    type: 'counter',
+    help: 'Log lines dropped because stdout was not read fast enough (more than 16 MiB waiting).',
+    unit: '',
+    labels: [],
+  },
   configReloads: {
     name: 'sluice_config_reloads_total',
     type: 'counter',

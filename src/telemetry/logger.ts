@@ -16,25 +16,8 @@ export function redactedHeaderNames(config: Pick<TelemetryConfig, 'redact_header
   return [...new Set([...alwaysRedactedHeaders, ...config.redact_headers.map((h) => h.toLowerCase())])];
 }
 
-/** How long a log line may wait in the stdout buffer before it is written. */
+/** How long a log line may wait in the stdout batch before it is written. */
 export const LOG_FLUSH_INTERVAL_MS = 250;
-
-/**
- * Stdout, written in blocks of at least 4 KiB: one asynchronous write per access-log line costs
- * more CPU than proxying the request (measured in bench/). A timer writes out whatever is pending
- * so a quiet proxy's lines still appear within LOG_FLUSH_INTERVAL_MS; pino writes the rest at exit.
- */
-function bufferedStdout(): DestinationStream {
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => {
-    try {
-      stdout.flush();
-    } catch {
-      // Destroyed at exit, or stdout closed by the supervisor: nothing left to write to.
-    }
-  }, LOG_FLUSH_INTERVAL_MS).unref();
-  return stdout;
-}
 
 let cachedSecond = Number.NaN;
 let cachedPrefix = '';
@@ -52,7 +35,7 @@ export function isoTimestamp(now = Date.now()): string {
   return `,"time":"${cachedPrefix}${String(now - second * 1000).padStart(3, '0')}Z"`;
 }
 
-export function createLogger(config: TelemetryConfig, destination?: DestinationStream): Logger {
+export function createLogger(config: TelemetryConfig, destination: DestinationStream): Logger {
   const headerPaths = redactedHeaderNames(config).flatMap((name) => [
     `req.headers["${name}"]`,
     `res.headers["${name}"]`,
@@ -66,6 +49,6 @@ export function createLogger(config: TelemetryConfig, destination?: DestinationS
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: headerPaths, censor: '[redacted]' },
     },
-    destination ?? bufferedStdout(),
+    destination,
   );
 }

@@ -3,7 +3,8 @@ import type { DestinationStream, Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { TelemetryConfig } from '../config/types.generated.ts';
 import { version } from '../version.ts';
-import { createLogger } from './logger.ts';
+import { BatchedDestination } from './log-destination.ts';
+import { createLogger, LOG_FLUSH_INTERVAL_MS } from './logger.ts';
 import { type Metrics, registerMetrics } from './metrics.ts';
 
 export interface Telemetry {
@@ -29,5 +30,12 @@ export function createTelemetry(config: TelemetryConfig, destination?: Destinati
   for (const misnamed of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(misnamed);
   metrics.buildInfo.labels(version, process.versions.node).set(1);
   metrics.draining.set(0);
-  return { registry, metrics, logger: createLogger(config, destination), beforeScrape: new Set() };
+  const sink =
+    destination ??
+    new BatchedDestination({
+      fd: 1,
+      flushIntervalMs: LOG_FLUSH_INTERVAL_MS,
+      onDrop: (lines) => metrics.logLinesDropped.inc(lines),
+    });
+  return { registry, metrics, logger: createLogger(config, sink), beforeScrape: new Set() };
 }

@@ -19,9 +19,13 @@ const hopByHop = new Set([
   'expect',
 ]);
 
-/** Names listed in the Connection header (lower case), or an empty set. */
+/** Connection values that name no other header: nearly every request and response carries one. */
+const plainConnection = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close']);
+
+/** Names listed in the Connection header (lower case), or undefined when it lists none. */
 function connectionListed(connection: string | string[] | undefined): Set<string> | undefined {
-  if (connection === undefined) return undefined;
+  if (connection === undefined || (typeof connection === 'string' && plainConnection.has(connection)))
+    return undefined;
   const listed = new Set<string>();
   for (const value of Array.isArray(connection) ? connection : [connection]) {
     for (const token of value.split(',')) {

@@ -1,0 +1,50 @@
+/**
+ * The config Sluice runs with in the benchmark: the example config unchanged (telemetry, pools,
+ * timeouts, routes) except loopback listeners on free ports and every upstream pointed at the mock.
+ */
+import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { parseDocument } from 'yaml';
+
+export const exampleConfig = 'config/sluice.example.yaml';
+
+/** Ports that were free a moment ago, all different (Sluice's log is buffered: a port-0 pick is not read back). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  const ports = await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<number>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => {
+            const address = server.address();
+            resolve(typeof address === 'object' && address ? address.port : 0);
+          });
+        }),
+    ),
+  );
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+export interface BenchPorts {
+  readonly proxy: number;
+  readonly admin: number;
+}
+
+export async function writeBenchConfig(source: string, mockUrl: string, ports: BenchPorts, target: string) {
+  const doc = parseDocument(await readFile(source, 'utf8'));
+  doc.setIn(['listener', 'host'], '127.0.0.1');
+  doc.setIn(['listener', 'port'], ports.proxy);
+  doc.setIn(['admin', 'host'], '127.0.0.1');
+  doc.setIn(['admin', 'port'], ports.admin);
+  const { upstreams } = doc.toJS() as { upstreams?: Record<string, unknown> };
+  for (const name of Object.keys(upstreams ?? {})) doc.setIn(['upstreams', name, 'url'], mockUrl);
+  writeFileSync(target, doc.toString());
+}
+
+/** The child's environment without SLUICE_* variables, so the example's ${...} take their defaults. */
+export function benchEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SLUICE_')));
+}
