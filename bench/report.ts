@@ -95,7 +95,7 @@ export function summarize(
 
 export interface Comparison {
   readonly scenario: string;
-  /** Sluice CPU µs/request ÷ bare CPU µs/request, from the medians. */
+  /** Sluice CPU µs/request ÷ bare CPU µs/request: the median of the per-round ratios. */
   readonly cpuRatio: number | undefined;
   /** The same ratio per round (same round, same conditions), to show the spread. */
   readonly cpuRatioPerRound: readonly number[];
@@ -126,7 +126,8 @@ export function compare(
     }
     comparisons.push({
       scenario: name,
-      cpuRatio: ratio(sluice.proxyCpuMicrosPerRequest, bare.proxyCpuMicrosPerRequest),
+      // Each round's pair ran back to back under the same machine load; their median is the verdict.
+      cpuRatio: perRound.length > 0 ? median(perRound) : undefined,
       cpuRatioPerRound: perRound,
       throughputRatio: ratio(sluice.requestsPerSecond, bare.requestsPerSecond),
       addedTtfeP50Ms: minus(sluice.ttfeP50Ms, bare.ttfeP50Ms),

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import t from 'tap';
 import { startEchoUpstream } from '../support/echo-upstream.ts';
 import { sendRaw } from '../support/raw-http.ts';
@@ -137,3 +139,27 @@ t.test('malformed and oversized requests are answered by Sluice and never reach 
   t.equal(streamed.status, 413, 'streamed body over the limit: 413');
   t.equal(upstream.seen.filter((s) => s.complete).length, 0, 'no complete request reached the upstream');
 });
+
+t.test(
+  'a client that leaves in the middle of its body is logged as gone and reaches no upstream',
+  async (t) => {
+    const upstream = await startEchoUpstream(t);
+    const { url, logs } = await startSluice(t, singleRoute(upstream.url, 'openai'));
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"model":');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    const deadline = Date.now() + 5000;
+    while (!logs.some((l) => l['msg'] === 'request') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    t.match(
+      logs.find((l) => l['msg'] === 'request'),
+      { status: 499, error: 'client_closed_request' },
+    );
+    t.equal(upstream.started, 0, 'nothing was sent upstream');
+    const next = await sendRaw(url, ['GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    t.equal(next.status, 200, 'the next request is served');
+  },
+);
