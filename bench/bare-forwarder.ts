@@ -8,7 +8,7 @@
  *
  * `--api stream` (the default, and what the benchmark compares against) uses undici's pool.stream,
  * which writes the upstream body straight into the response. `--api request` uses pool.request and
- * stream.pipeline instead: also correct, measurably dearer (see docs/benchmarks.md).
+ * stream.pipeline instead: also correct; compare them with the bench's --bare-api option.
  * Prints `{"msg":"bare-forwarder listening","url":"http://127.0.0.1:PORT"}` when ready.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
