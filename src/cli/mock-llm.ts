@@ -3,6 +3,7 @@ import { defaultMockLlmOptions, type MockLlmOptions } from '../mock-llm/options.
 import { startMockLlm } from '../mock-llm/server.ts';
 import { intFlag, numberFlag, parseFlags } from './args.ts';
 import { type Command, UsageError } from './command.ts';
+import { waitForStopSignal } from './stop-signal.ts';
 
 const defaults = defaultMockLlmOptions;
 
@@ -66,18 +67,6 @@ export function mockLlmOptionsFromArgs(args: readonly string[]): Partial<MockLlm
     slowHeadersMs: intFlag(values['slow-headers-ms'], 'slow-headers-ms', defaults.slowHeadersMs),
     seed: values.seed === undefined ? undefined : intFlag(values.seed, 'seed', 0),
   };
-}
-
-function waitForStopSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
 }
 
 export const mockLlmCommand: Command = {

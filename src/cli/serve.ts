@@ -3,6 +3,7 @@ import { watchConfigFile } from '../config/watch.ts';
 import { Sluice } from '../server/sluice.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './command.ts';
+import { waitForStopSignal } from './stop-signal.ts';
 
 const defaultConfig = 'config/sluice.example.yaml';
 
@@ -29,15 +30,7 @@ export const serveCommand: Command = {
       : undefined;
     const onHangup = () => void sluice.reload();
     process.on('SIGHUP', onHangup);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        resolve();
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
+    await waitForStopSignal();
     process.off('SIGHUP', onHangup);
     stopWatching?.();
     await sluice.shutdown();

@@ -53,7 +53,10 @@ export class BatchedDestination {
   flush(done?: (error?: Error) => void): void {
     if (done) this.waiters.push(done);
     if (this.writing) return;
-    if (this.pending.length === 0) return this.settle();
+    if (this.pending.length === 0) {
+      this.settle();
+      return;
+    }
     const buffer = Buffer.from(this.pending.join(''));
     this.pending = [];
     this.pendingBytes = 0;
