@@ -52,12 +52,12 @@ export function compose(
 ): Pipeline {
   const timers = stages.map((stage) => hotHistogram(stageSeconds, [route, stage.name]));
   return async function run(ctx: ProxyContext): Promise<void> {
-    let nestedNs = 0n;
+    let nestedMs = 0;
     const dispatch = async (index: number): Promise<void> => {
       const stage = stages[index];
       if (stage === undefined) return;
-      const started = process.hrtime.bigint();
-      const nestedBefore = nestedNs;
+      const started = performance.now();
+      const nestedBefore = nestedMs;
       const span = stageSpan(ctx, stage.name);
       try {
         await stage.run(ctx, () => dispatch(index + 1));
@@ -69,10 +69,10 @@ export function compose(
         answerWithError(ctx, mapped);
       } finally {
         span?.end();
-        const elapsed = process.hrtime.bigint() - started;
-        const own = elapsed - (nestedNs - nestedBefore);
-        nestedNs = nestedBefore + elapsed;
-        timers[index]!.observe(Number(own) / 1e9);
+        const elapsed = performance.now() - started;
+        const own = elapsed - (nestedMs - nestedBefore);
+        nestedMs = nestedBefore + elapsed;
+        timers[index]!.observe(own / 1000);
       }
     };
     await dispatch(0);

@@ -13,17 +13,20 @@ export interface ResponseDraft {
   body: Readable | Buffer | string | null;
 }
 
-/** process.hrtime.bigint() marks; 0n until reached. Waits on the client and upstream are excluded from Sluice's overhead. */
+/**
+ * performance.now() marks in milliseconds (doubles, so no allocation per mark); 0 until reached.
+ * Waits on the client and upstream are excluded from Sluice's overhead.
+ */
 export interface Timings {
-  readonly start: bigint;
+  readonly start: number;
   /** Time spent waiting for the client's request body when a stage read it whole. */
-  clientBodyWaitNs: bigint;
-  upstreamDispatch: bigint;
-  upstreamConnected: bigint;
-  upstreamHeaders: bigint;
-  upstreamEnd: bigint;
-  responseStart: bigint;
-  responseEnd: bigint;
+  clientBodyWaitMs: number;
+  upstreamDispatch: number;
+  upstreamConnected: number;
+  upstreamHeaders: number;
+  upstreamEnd: number;
+  responseStart: number;
+  responseEnd: number;
 }
 
 /** What a route needs at request time, compiled from its config once per config generation. */

@@ -15,7 +15,7 @@ import {
   hotHistogram,
 } from '../telemetry/hot-children.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { overheadNs } from './respond.ts';
+import { overheadMs } from './respond.ts';
 
 interface RequestSeries {
   readonly requests: HotCounter;
@@ -35,8 +35,9 @@ interface UpstreamSeries {
   readonly duration: HotHistogram;
 }
 
-const seconds = (ns: bigint) => Number(ns) / 1e9;
-const millis = (ns: bigint) => Math.round(Number(ns) / 1e3) / 1e3;
+const seconds = (milliseconds: number) => milliseconds / 1000;
+/** Microsecond precision is plenty for a log line and keeps it short. */
+const millis = (milliseconds: number) => Math.round(milliseconds * 1000) / 1000;
 
 export interface Outcome {
   /** The status the client got; 499 when it went away first. */
@@ -121,30 +122,30 @@ export class Accounting {
 
   finished(ctx: ProxyContext, outcome: Outcome): void {
     const t = ctx.timings;
-    const end = process.hrtime.bigint();
+    const end = performance.now();
     t.responseEnd = end;
     const route = ctx.route.name;
     const routeSeries = this.route(route);
     routeSeries.inFlight.dec();
-    const totalNs = end - t.start;
+    const totalMs = end - t.start;
     const request = this.request(route, ctx.upstreamName, ctx.methodLabel, outcome.code);
     request.requests.inc();
-    request.duration.observe(seconds(totalNs));
+    request.duration.observe(seconds(totalMs));
     if (ctx.requestBodyBytes > 0) routeSeries.requestBytes.inc(ctx.requestBodyBytes);
     if (outcome.bytesOut > 0) routeSeries.responseBytes.inc(outcome.bytesOut);
-    const overhead = overheadNs(ctx, t.responseStart === 0n ? end : t.responseStart);
+    const overhead = overheadMs(ctx, t.responseStart === 0 ? end : t.responseStart);
     routeSeries.overhead.observe(seconds(overhead));
     if (outcome.clientAborted) routeSeries.clientAborts.inc();
 
     let upstreamMs: number | undefined;
-    if (t.upstreamDispatch !== 0n) {
-      if (t.upstreamConnected !== 0n)
+    if (t.upstreamDispatch !== 0) {
+      if (t.upstreamConnected !== 0)
         this.poolWaitFor(ctx.upstreamName).observe(seconds(t.upstreamConnected - t.upstreamDispatch));
-      const upstreamCode = t.upstreamHeaders !== 0n ? (ctx.response?.status ?? 0) : 0;
-      if (t.upstreamHeaders !== 0n) {
+      const upstreamCode = t.upstreamHeaders !== 0 ? (ctx.response?.status ?? 0) : 0;
+      if (t.upstreamHeaders !== 0) {
         const series = this.upstream(ctx.upstreamName, upstreamCode);
         series.timeToHeaders.observe(seconds(t.upstreamHeaders - t.upstreamDispatch));
-        if (t.upstreamEnd !== 0n) series.duration.observe(seconds(t.upstreamEnd - t.upstreamDispatch));
+        if (t.upstreamEnd !== 0) series.duration.observe(seconds(t.upstreamEnd - t.upstreamDispatch));
         upstreamMs = millis((t.upstreamEnd || end) - t.upstreamDispatch);
       }
       if (outcome.error?.startsWith('upstream_'))
@@ -176,7 +177,7 @@ export class Accounting {
           path: ctx.path,
           status: outcome.code,
           upstream: ctx.upstreamName || undefined,
-          duration_ms: millis(totalNs),
+          duration_ms: millis(totalMs),
           upstream_ms: upstreamMs,
           overhead_ms: millis(overhead),
           bytes_in: ctx.requestBodyBytes,

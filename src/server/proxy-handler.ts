@@ -59,7 +59,7 @@ function outcomeError(ctx: ProxyContext, streamError: Error | undefined): string
 
 export function createProxyHandler(state: ProxyState) {
   return function handle(req: IncomingMessage, res: ServerResponse): void {
-    const start = process.hrtime.bigint();
+    const start = performance.now();
     const generation = state.current();
     generation.enter();
     const { listener, telemetry } = generation.config;

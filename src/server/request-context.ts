@@ -24,16 +24,16 @@ export function requestIdFor(req: IncomingMessage): string {
   return typeof given === 'string' && acceptableRequestId.test(given) ? given : randomUUID();
 }
 
-export function newTimings(start: bigint): Timings {
+export function newTimings(start: number): Timings {
   return {
     start,
-    clientBodyWaitNs: 0n,
-    upstreamDispatch: 0n,
-    upstreamConnected: 0n,
-    upstreamHeaders: 0n,
-    upstreamEnd: 0n,
-    responseStart: 0n,
-    responseEnd: 0n,
+    clientBodyWaitMs: 0,
+    upstreamDispatch: 0,
+    upstreamConnected: 0,
+    upstreamHeaders: 0,
+    upstreamEnd: 0,
+    responseStart: 0,
+    responseEnd: 0,
   };
 }
 
@@ -57,7 +57,7 @@ export function startServerSpan(req: IncomingMessage, method: string, path: stri
 export interface ContextInit {
   req: IncomingMessage;
   res: ServerResponse;
-  start: bigint;
+  start: number;
   methodLabel: string;
   path: string;
   search: string;

@@ -2,23 +2,23 @@
 import { Readable } from 'node:stream';
 import type { ProxyContext } from '../pipeline/context.ts';
 
-function ms(ns: bigint): string {
-  return (Number(ns) / 1e6).toFixed(3);
+function ms(milliseconds: number): string {
+  return milliseconds.toFixed(3);
 }
 
 /** Sluice's own time until now, excluding waits on the client body and on the upstream. */
-export function overheadNs(ctx: ProxyContext, until: bigint): bigint {
+export function overheadMs(ctx: ProxyContext, until: number): number {
   const t = ctx.timings;
-  if (t.upstreamDispatch === 0n) return until - t.start - t.clientBodyWaitNs;
-  const before = t.upstreamDispatch - t.start - t.clientBodyWaitNs;
-  const after = t.upstreamHeaders === 0n ? 0n : until - t.upstreamHeaders;
+  if (t.upstreamDispatch === 0) return until - t.start - t.clientBodyWaitMs;
+  const before = t.upstreamDispatch - t.start - t.clientBodyWaitMs;
+  const after = t.upstreamHeaders === 0 ? 0 : until - t.upstreamHeaders;
   return before + after;
 }
 
-function serverTiming(ctx: ProxyContext, now: bigint): string {
+function serverTiming(ctx: ProxyContext, now: number): string {
   const t = ctx.timings;
-  const sluice = `sluice;dur=${ms(overheadNs(ctx, now))}`;
-  return t.upstreamHeaders === 0n
+  const sluice = `sluice;dur=${ms(overheadMs(ctx, now))}`;
+  return t.upstreamHeaders === 0
     ? sluice
     : `${sluice}, upstream;dur=${ms(t.upstreamHeaders - t.upstreamDispatch)}`;
 }
@@ -40,7 +40,7 @@ export function writeResponse(
     if (draft?.body instanceof Readable) draft.body.destroy();
     return;
   }
-  const now = process.hrtime.bigint();
+  const now = performance.now();
   const headers = draft.headers;
   headers['x-request-id'] = ctx.requestId;
   if (serverTimingEnabled) headers['server-timing'] = serverTiming(ctx, now);

@@ -86,9 +86,9 @@ export function requestBodyStage(limit: number, readWholeBody: boolean): Stage {
       if (length !== undefined && length > limit) throw tooLarge(limit);
       const hasBody = length !== undefined ? length > 0 : ctx.req.headers['transfer-encoding'] !== undefined;
       if (hasBody && readWholeBody) {
-        const waitStart = process.hrtime.bigint();
+        const waitStart = performance.now();
         ctx.requestBody = await readWhole(ctx, limit);
-        ctx.timings.clientBodyWaitNs += process.hrtime.bigint() - waitStart;
+        ctx.timings.clientBodyWaitMs += performance.now() - waitStart;
         ctx.requestBodyBytes = ctx.requestBody.length;
       }
       await next();

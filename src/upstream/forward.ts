@@ -71,7 +71,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    this.timings.upstreamConnected = process.hrtime.bigint();
+    this.timings.upstreamConnected = performance.now();
     if (this.abortReason) controller.abort(this.abortReason);
   }
 
@@ -80,7 +80,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: IncomingHttpHeaders,
   ): void {
-    this.timings.upstreamHeaders = process.hrtime.bigint();
+    this.timings.upstreamHeaders = performance.now();
     if (statusCode < 200) return; // 1xx informational responses are not forwarded.
     const body = new ResponseBody();
     body.controller = controller;
@@ -94,12 +94,12 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.timings.upstreamEnd = process.hrtime.bigint();
+    this.timings.upstreamEnd = performance.now();
     this.body?.push(null);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.timings.upstreamEnd = process.hrtime.bigint();
+    this.timings.upstreamEnd = performance.now();
     if (!this.settled) {
       this.settled = true;
       // A SluiceError here came from our own request-body limiter, not from the upstream.
@@ -130,7 +130,7 @@ export function sendUpstream(
     }
     const onAbort = () => call.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     signal.addEventListener('abort', onAbort, { once: true });
-    timings.upstreamDispatch = process.hrtime.bigint();
+    timings.upstreamDispatch = performance.now();
     upstream.pool.dispatch(
       {
         origin: upstream.origin,
