@@ -4,8 +4,9 @@
  * prom-client's label hashing for each of the several metrics a request touches.
  */
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import type { ProxyContext } from '../pipeline/context.ts';
+import { accessLogLine } from '../telemetry/access-log.ts';
 import {
   type HotCounter,
   type HotGauge,
@@ -28,6 +29,8 @@ interface RouteSeries {
   readonly responseBytes: HotCounter;
   readonly overhead: HotHistogram;
   readonly clientAborts: HotCounter;
+  /** By upstream, method and status code: nested maps, so the hot path builds no key string. */
+  readonly byOutcome: Map<string, Map<string, Map<number, RequestSeries>>>;
 }
 
 interface UpstreamSeries {
@@ -50,17 +53,19 @@ export interface Outcome {
 
 export class Accounting {
   private readonly metrics: Metrics;
-  private readonly requestSeries = new Map<string, RequestSeries>();
   private readonly routeSeries = new Map<string, RouteSeries>();
   private readonly upstreamSeries = new Map<string, UpstreamSeries>();
   private readonly poolWait = new Map<string, HotHistogram>();
   private readonly logger: Logger;
+  /** Where access-log lines go: the logger's own destination, so lines stay in order with pino's. */
+  private readonly destination: DestinationStream;
   /** Follows `telemetry.access_log` of the current config. */
   accessLog: boolean;
 
-  constructor(metrics: Metrics, logger: Logger, accessLog: boolean) {
+  constructor(metrics: Metrics, logger: Logger, destination: DestinationStream, accessLog: boolean) {
     this.metrics = metrics;
     this.logger = logger;
+    this.destination = destination;
     this.accessLog = accessLog;
   }
 
@@ -74,22 +79,38 @@ export class Accounting {
         responseBytes: hotCounter(m.responseBytes, [route]),
         overhead: hotHistogram(m.overhead, [route]),
         clientAborts: hotCounter(m.clientAborts, [route]),
+        byOutcome: new Map(),
       };
       this.routeSeries.set(route, series);
     }
     return series;
   }
 
-  private request(route: string, upstream: string, method: string, code: number): RequestSeries {
-    const key = `${route}\u0000${upstream}\u0000${method}\u0000${code}`;
-    let series = this.requestSeries.get(key);
+  private request(
+    routeSeries: RouteSeries,
+    route: string,
+    upstream: string,
+    method: string,
+    code: number,
+  ): RequestSeries {
+    let byMethod = routeSeries.byOutcome.get(upstream);
+    if (!byMethod) {
+      byMethod = new Map();
+      routeSeries.byOutcome.set(upstream, byMethod);
+    }
+    let byCode = byMethod.get(method);
+    if (!byCode) {
+      byCode = new Map();
+      byMethod.set(method, byCode);
+    }
+    let series = byCode.get(code);
     if (!series) {
       const labels = [route, upstream, method, String(code)] as const;
       series = {
         requests: hotCounter(this.metrics.requests, labels),
         duration: hotHistogram(this.metrics.requestDuration, labels),
       };
-      this.requestSeries.set(key, series);
+      byCode.set(code, series);
     }
     return series;
   }
@@ -128,7 +149,7 @@ export class Accounting {
     const routeSeries = this.route(route);
     routeSeries.inFlight.dec();
     const totalMs = end - t.start;
-    const request = this.request(route, ctx.upstreamName, ctx.methodLabel, outcome.code);
+    const request = this.request(routeSeries, route, ctx.upstreamName, ctx.methodLabel, outcome.code);
     request.requests.inc();
     request.duration.observe(seconds(totalMs));
     if (ctx.requestBodyBytes > 0) routeSeries.requestBytes.inc(ctx.requestBodyBytes);
@@ -168,12 +189,12 @@ export class Accounting {
     }
     span.end();
 
-    if (this.accessLog) {
-      this.logger.info(
-        {
+    if (this.accessLog && this.logger.isLevelEnabled('info')) {
+      this.destination.write(
+        accessLogLine({
           request_id: ctx.requestId,
           route,
-          method: ctx.req.method,
+          method: ctx.req.method ?? '',
           path: ctx.path,
           status: outcome.code,
           upstream: ctx.upstreamName || undefined,
@@ -184,8 +205,7 @@ export class Accounting {
           bytes_out: outcome.bytesOut,
           client_ip: ctx.clientIp,
           error: outcome.error,
-        },
-        'request',
+        }),
       );
     }
   }

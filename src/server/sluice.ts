@@ -47,6 +47,7 @@ export class Sluice {
     this.accounting = new Accounting(
       this.telemetry.metrics,
       this.telemetry.logger,
+      this.telemetry.destination,
       config.telemetry.access_log,
     );
     this.generation = this.buildGeneration(config);

@@ -11,6 +11,8 @@ export interface Telemetry {
   readonly registry: Registry;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** The logger's destination (stdout unless a test or embedder gave another). */
+  readonly destination: DestinationStream;
   /** Called before each scrape, to refresh gauges read from elsewhere (undici pool stats). */
   readonly beforeScrape: Set<() => void>;
 }
@@ -37,5 +39,11 @@ export function createTelemetry(config: TelemetryConfig, destination?: Destinati
       flushIntervalMs: LOG_FLUSH_INTERVAL_MS,
       onDrop: (lines) => metrics.logLinesDropped.inc(lines),
     });
-  return { registry, metrics, logger: createLogger(config, sink), beforeScrape: new Set() };
+  return {
+    registry,
+    metrics,
+    logger: createLogger(config, sink),
+    destination: sink,
+    beforeScrape: new Set(),
+  };
 }
