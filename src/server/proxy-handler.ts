@@ -3,6 +3,7 @@
  * response, account for it when the exchange ends. Everything route-specific is in the pipeline.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { answerWithError, toSluiceError } from '../pipeline/compose.ts';
 import type { ProxyContext, RouteRuntime } from '../pipeline/context.ts';
 import { SluiceError } from '../pipeline/errors.ts';
@@ -88,7 +89,12 @@ export function createProxyHandler(state: ProxyState) {
       // Set only when the upstream body failed first; a client that leaves also errors the pipeline.
       const streamError = counters.upstreamBodyError;
       const clientAborted = !res.writableFinished && streamError === undefined;
-      if (!res.writableFinished) controller.abort(new SluiceError('client_closed_request'));
+      if (!res.writableFinished) {
+        controller.abort(new SluiceError('client_closed_request'));
+        // Stops the upstream transfer of a response the client will not read.
+        const body = ctx.response?.body;
+        if (body instanceof Readable && !body.readableEnded) body.destroy();
+      }
       state.accounting.finished(ctx, {
         code: clientAborted ? 499 : res.statusCode,
         bytesOut: counters.bytesOut,
