@@ -104,7 +104,10 @@ t.test(
     t.equal(res.headers['x-request-id'], 'req-123', 'request id returned');
     t.equal(res.headers['x-upstream'], 'echo', 'end-to-end response headers pass back');
     t.notMatch(String(res.headers['keep-alive']), /max=977/, 'upstream keep-alive header is not passed back');
-    t.match(String(res.headers['server-timing']), /^sluice;dur=\d+(\.\d{1,3})?, upstream;dur=\d+(\.\d{1,3})?$/);
+    t.match(
+      String(res.headers['server-timing']),
+      /^sluice;dur=\d+(\.\d{1,3})?, upstream;dur=\d+(\.\d{1,3})?$/,
+    );
 
     const line = logs.find((l) => l['msg'] === 'request');
     t.ok(line, 'one access-log line');
