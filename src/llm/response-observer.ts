@@ -1,0 +1,210 @@
+/**
+ * Reads an LLM response beside the byte stream: it is handed each chunk after (never instead of)
+ * the chunk's way to the client, keeps no more than it needs, and reports the response model,
+ * finish reasons, usage and the times of the first and last output token. SSE goes through
+ * eventsource-parser; a JSON body is kept up to a cap and parsed at the end.
+ */
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import type { LlmOperation, LlmProtocol } from './request.ts';
+import { anthropicUsage, mergeUsage, openaiUsage, type TokenUsage } from './usage.ts';
+
+/** JSON answers larger than this are forwarded but not parsed (embeddings of long inputs can be big). */
+export const MAX_OBSERVED_JSON_BYTES = 8 * 1024 * 1024;
+
+export interface LlmOutcome {
+  readonly responseModel: string | undefined;
+  readonly finishReasons: readonly string[];
+  readonly usage: TokenUsage | undefined;
+  /** performance.now() when the first output token arrived (streams only). */
+  readonly firstTokenAt: number | undefined;
+  readonly lastTokenAt: number | undefined;
+  /** A JSON body parsed, or a stream reached its protocol's terminal event. */
+  readonly complete: boolean;
+  /** Events or bodies that were not the JSON the protocol promises. */
+  readonly malformed: number;
+}
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown): Json | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+export class ResponseObserver {
+  private readonly protocol: LlmProtocol;
+  private readonly operation: LlmOperation;
+  private readonly parser: EventSourceParser | undefined;
+  private readonly decoder = new TextDecoder();
+  private jsonChunks: Buffer[] | undefined = [];
+  private jsonBytes = 0;
+  private responseModel: string | undefined;
+  private readonly finishReasons: string[] = [];
+  private usage: TokenUsage | undefined;
+  private firstTokenAt: number | undefined;
+  private lastTokenAt: number | undefined;
+  private complete = false;
+  private malformed = 0;
+
+  constructor(protocol: LlmProtocol, operation: LlmOperation, eventStream: boolean) {
+    this.protocol = protocol;
+    this.operation = operation;
+    if (eventStream) {
+      this.jsonChunks = undefined;
+      this.parser = createParser({ onEvent: (event) => this.onEvent(event) });
+    }
+  }
+
+  observe(chunk: Buffer): void {
+    if (this.parser) {
+      this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+      return;
+    }
+    if (!this.jsonChunks) return;
+    this.jsonBytes += chunk.length;
+    if (this.jsonBytes > MAX_OBSERVED_JSON_BYTES) this.jsonChunks = undefined;
+    else this.jsonChunks.push(chunk);
+  }
+
+  /** Call once the body ended (or broke off); what the stream said until then. */
+  finish(): LlmOutcome {
+    if (this.parser) this.parser.feed(this.decoder.decode());
+    else this.parseJson();
+    return {
+      responseModel: this.responseModel,
+      finishReasons: this.finishReasons,
+      usage: this.usage,
+      firstTokenAt: this.firstTokenAt,
+      lastTokenAt: this.lastTokenAt,
+      complete: this.complete,
+      malformed: this.malformed,
+    };
+  }
+
+  private parseJson(): void {
+    const chunks = this.jsonChunks;
+    this.jsonChunks = undefined;
+    if (!chunks) return;
+    let body: Json | undefined;
+    try {
+      body = object(JSON.parse(Buffer.concat(chunks, this.jsonBytes).toString('utf8')));
+    } catch {
+      body = undefined;
+    }
+    if (!body) {
+      this.malformed++;
+      return;
+    }
+    this.complete = true;
+    this.responseModel = text(body['model']);
+    if (this.protocol === 'anthropic') {
+      this.usage = anthropicUsage(body['usage']) ?? this.inputTokensOnly(body);
+      const stop = text(body['stop_reason']);
+      if (stop) this.finishReasons.push(stop);
+      return;
+    }
+    this.usage = openaiUsage(body['usage']);
+    if (this.operation === 'responses') {
+      const reason = this.responsesFinishReason(body);
+      if (reason) this.finishReasons.push(reason);
+      return;
+    }
+    for (const choice of Array.isArray(body['choices']) ? body['choices'] : []) {
+      const reason = text(object(choice)?.['finish_reason']);
+      if (reason) this.finishReasons.push(reason);
+    }
+  }
+
+  /** Anthropic count_tokens answers `{"input_tokens": N}` without a usage object. */
+  private inputTokensOnly(body: Json): TokenUsage | undefined {
+    const input = body['input_tokens'];
+    return typeof input === 'number' ? { input } : undefined;
+  }
+
+  private responsesFinishReason(response: Json): string | undefined {
+    const status = text(response['status']);
+    const incomplete = text(object(response['incomplete_details'])?.['reason']);
+    return incomplete ?? status;
+  }
+
+  private onEvent(event: EventSourceMessage): void {
+    if (event.data === '[DONE]') {
+      this.complete = true;
+      return;
+    }
+    let data: Json | undefined;
+    try {
+      data = object(JSON.parse(event.data));
+    } catch {
+      data = undefined;
+    }
+    if (!data) {
+      this.malformed++;
+      return;
+    }
+    if (this.protocol === 'anthropic') this.onAnthropicEvent(data);
+    else if (this.operation === 'responses') this.onResponsesEvent(data);
+    else this.onOpenaiChunk(data);
+  }
+
+  private token(): void {
+    const now = performance.now();
+    this.firstTokenAt ??= now;
+    this.lastTokenAt = now;
+  }
+
+  private onOpenaiChunk(chunk: Json): void {
+    this.responseModel ??= text(chunk['model']);
+    for (const choice of Array.isArray(chunk['choices']) ? chunk['choices'] : []) {
+      const c = object(choice);
+      const delta = object(c?.['delta']);
+      if (text(delta?.['content']) || text(c?.['text']) || Array.isArray(delta?.['tool_calls'])) this.token();
+      const reason = text(c?.['finish_reason']);
+      if (reason) this.finishReasons.push(reason);
+    }
+    this.usage = mergeUsage(this.usage, openaiUsage(chunk['usage']));
+  }
+
+  private onResponsesEvent(event: Json): void {
+    const type = text(event['type']);
+    if (type === 'response.output_text.delta' || type === 'response.function_call_arguments.delta') {
+      this.token();
+      return;
+    }
+    const response = object(event['response']);
+    if (!response) return;
+    this.responseModel = text(response['model']) ?? this.responseModel;
+    if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
+      this.complete = true;
+      this.usage = openaiUsage(response['usage']);
+      const reason = this.responsesFinishReason(response);
+      if (reason) this.finishReasons.push(reason);
+    }
+  }
+
+  private onAnthropicEvent(event: Json): void {
+    switch (text(event['type'])) {
+      case 'message_start': {
+        const message = object(event['message']);
+        this.responseModel = text(message?.['model']);
+        this.usage = mergeUsage(this.usage, anthropicUsage(message?.['usage']));
+        return;
+      }
+      case 'content_block_delta':
+        this.token();
+        return;
+      case 'message_delta': {
+        const reason = text(object(event['delta'])?.['stop_reason']);
+        if (reason) this.finishReasons.push(reason);
+        this.usage = mergeUsage(this.usage, anthropicUsage(event['usage']));
+        return;
+      }
+      case 'message_stop':
+        this.complete = true;
+        return;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Token usage as the providers bill it, normalised to one shape. Each field is the provider's own
+ * count; nothing is estimated here. Absent fields stay undefined rather than becoming 0, so "the
+ * provider did not say" is never reported as "zero tokens".
+ */
+
+export interface TokenUsage {
+  /** Input tokens billed at the input price (OpenAI: prompt tokens incl. cached; Anthropic: uncached input). */
+  input?: number;
+  output?: number;
+  /** Input tokens read from the provider's prompt cache (a subset of `input` for OpenAI, separate for Anthropic). */
+  cachedInput?: number;
+  /** Anthropic: input tokens written to the prompt cache. */
+  cacheCreationInput?: number;
+  /** Reasoning tokens (a subset of `output`). */
+  reasoning?: number;
+}
+
+type Json = Record<string, unknown>;
+
+function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+function object(value: unknown): Json | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
+}
+
+function withoutUndefined(usage: TokenUsage): TokenUsage | undefined {
+  const entries = Object.entries(usage).filter(([, v]) => v !== undefined);
+  return entries.length === 0 ? undefined : (Object.fromEntries(entries) as TokenUsage);
+}
+
+/**
+ * An OpenAI `usage` object: Chat Completions / Completions / Embeddings (`prompt_tokens`,
+ * `completion_tokens`) or the Responses API (`input_tokens`, `output_tokens`).
+ */
+export function openaiUsage(raw: unknown): TokenUsage | undefined {
+  const usage = object(raw);
+  if (!usage) return undefined;
+  const inputDetails = object(usage['prompt_tokens_details']) ?? object(usage['input_tokens_details']);
+  const outputDetails = object(usage['completion_tokens_details']) ?? object(usage['output_tokens_details']);
+  return withoutUndefined({
+    input: count(usage['prompt_tokens']) ?? count(usage['input_tokens']),
+    output: count(usage['completion_tokens']) ?? count(usage['output_tokens']),
+    cachedInput: count(inputDetails?.['cached_tokens']),
+    reasoning: count(outputDetails?.['reasoning_tokens']),
+  });
+}
+
+/** An Anthropic `usage` object (message, message_start, message_delta). */
+export function anthropicUsage(raw: unknown): TokenUsage | undefined {
+  const usage = object(raw);
+  if (!usage) return undefined;
+  return withoutUndefined({
+    input: count(usage['input_tokens']),
+    output: count(usage['output_tokens']),
+    cachedInput: count(usage['cache_read_input_tokens']),
+    cacheCreationInput: count(usage['cache_creation_input_tokens']),
+  });
+}
+
+/** Later reports win field by field (Anthropic sends input at message_start and output at message_delta). */
+export function mergeUsage(
+  into: TokenUsage | undefined,
+  next: TokenUsage | undefined,
+): TokenUsage | undefined {
+  if (!next) return into;
+  return { ...into, ...next };
+}
