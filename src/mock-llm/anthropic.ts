@@ -5,6 +5,7 @@
  */
 import { type JsonObject, requireArray, requireBodyObject, requireModel } from './body-fields.ts';
 import { rejectRequest } from './errors.ts';
+import type { FaultPlan } from './faults.ts';
 import { sendJsonValue, sendSse } from './respond.ts';
 import {
   type Completion,
@@ -32,7 +33,22 @@ function inputTokens(body: JsonObject, messages: readonly unknown[]): number {
 
 const stopReason = (completion: Completion) => (completion.truncated ? 'max_tokens' : 'end_turn');
 
-function* messageEvents(id: string, model: string, input: number, completion: Completion) {
+/**
+ * Anthropic reports prompt-cache reads apart from `input_tokens`, which then counts only the
+ * uncached rest; the cache fields appear only when a test asked for cached tokens.
+ */
+function usageOf(input: number, output: number, plan: FaultPlan) {
+  const cached = Math.min(plan.cachedTokens, input);
+  if (cached === 0) return { input_tokens: input, output_tokens: output };
+  return {
+    input_tokens: input - cached,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cached,
+    output_tokens: output,
+  };
+}
+
+function* messageEvents(id: string, model: string, input: number, completion: Completion, plan: FaultPlan) {
   const message = {
     id,
     type: 'message',
@@ -41,7 +57,7 @@ function* messageEvents(id: string, model: string, input: number, completion: Co
     content: [],
     stop_reason: null,
     stop_sequence: null,
-    usage: { input_tokens: input, output_tokens: Math.min(1, completion.tokens.length) },
+    usage: usageOf(input, Math.min(1, completion.tokens.length), plan),
   };
   yield `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message })}\n\n`;
   yield BLOCK_START_EVENT;
@@ -78,7 +94,7 @@ export const messages: MockHandler = (exchange) => {
   if (body['stream'] === true) {
     return sendSse(
       exchange,
-      messageEvents(id, model, input, completion),
+      messageEvents(id, model, input, completion, exchange.plan),
       completion.tokens.length + FRAMING_EVENTS,
     );
   }
@@ -90,7 +106,7 @@ export const messages: MockHandler = (exchange) => {
     content: [{ type: 'text', text: completion.tokens.join('') }],
     stop_reason: stopReason(completion),
     stop_sequence: null,
-    usage: { input_tokens: input, output_tokens: completion.tokens.length },
+    usage: usageOf(input, completion.tokens.length, exchange.plan),
   });
 };
 

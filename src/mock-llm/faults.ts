@@ -20,6 +20,10 @@ export interface FaultPlan {
   readonly resetAfter: number | typeof RESET_BEFORE_HEADERS | undefined;
   /** A random reset (from `resetRate`): where it happens, as a share of the response's length. */
   readonly resetFraction: number | undefined;
+  /** Input tokens to report as read from the prompt cache (capped at the input tokens). */
+  readonly cachedTokens: number;
+  /** Reasoning tokens to report (OpenAI: added to, and counted within, the completion tokens). */
+  readonly reasoningTokens: number;
 }
 
 /** A malformed `x-mock-*` header: answered with 400 so a typo in a test is loud, not ignored. */
@@ -96,6 +100,8 @@ export function planFaults(
     slowHeadersMs: integerHeader(headers, 'x-mock-slow-headers-ms', options.slowHeadersMs),
     resetAfter,
     resetFraction: randomReset ? resetFractionDraw : undefined,
+    cachedTokens: integerHeader(headers, 'x-mock-cached-tokens', 0, 10_000_000),
+    reasoningTokens: integerHeader(headers, 'x-mock-reasoning-tokens', 0, 10_000_000),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   requireModel,
 } from './body-fields.ts';
 import { rejectRequest } from './errors.ts';
+import type { FaultPlan } from './faults.ts';
 import { sendJsonValue, sendSse } from './respond.ts';
 import {
   type Completion,
@@ -28,15 +29,23 @@ interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number };
+  completion_tokens_details?: { reasoning_tokens: number };
 }
 
-function usageOf(promptTokens: number, completion: Completion): Usage {
-  const completionTokens = completion.tokens.length;
-  return {
+/** The details objects appear only when a test asked for cached or reasoning tokens. */
+function usageOf(promptTokens: number, completion: Completion, plan: FaultPlan): Usage {
+  const completionTokens = completion.tokens.length + plan.reasoningTokens;
+  const usage: Usage = {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
   };
+  if (plan.cachedTokens > 0 || plan.reasoningTokens > 0) {
+    usage.prompt_tokens_details = { cached_tokens: Math.min(plan.cachedTokens, promptTokens) };
+    usage.completion_tokens_details = { reasoning_tokens: plan.reasoningTokens };
+  }
+  return usage;
 }
 
 const finishReason = (completion: Completion) => (completion.truncated ? 'length' : 'stop');
@@ -113,7 +122,7 @@ export const chatCompletions: MockHandler = (exchange) => {
   if (!messages) return;
   const maxTokens = requestedMaxTokens(body, ['max_completion_tokens', 'max_tokens']);
   const completion = generateCompletion(exchange.info.body, exchange.plan.tokens, maxTokens);
-  const usage = usageOf(estimateTokens(messagesCharacters(messages)), completion);
+  const usage = usageOf(estimateTokens(messagesCharacters(messages)), completion, exchange.plan);
   const id = `chatcmpl-mock-${exchange.info.id}`;
   if (body['stream'] === true) {
     const choices = chatChoices(completion);
@@ -158,7 +167,7 @@ export const completions: MockHandler = (exchange) => {
     exchange.plan.tokens,
     requestedMaxTokens(body, ['max_tokens']),
   );
-  const usage = usageOf(promptTokens(prompt), completion);
+  const usage = usageOf(promptTokens(prompt), completion, exchange.plan);
   const id = `cmpl-mock-${exchange.info.id}`;
   if (body['stream'] === true) {
     const choices = textChoices(completion);

@@ -205,3 +205,41 @@ t.test('requests: operation by path, fields from the body, invalid JSON left alo
     });
   }
 });
+
+t.test('cached and reasoning tokens the mock was asked to report are counted exactly', async (t) => {
+  const mock = await startMockBackend(t, { tokens: 10 });
+  const headers = {
+    'content-type': 'application/json',
+    'anthropic-version': '2023-06-01',
+    'x-mock-cached-tokens': '3',
+    'x-mock-reasoning-tokens': '7',
+  };
+  const longChat = { ...chat, messages: [{ role: 'user', content: 'x'.repeat(100) }] };
+  const longMessage = { ...message, messages: [{ role: 'user', content: 'x'.repeat(100) }] };
+  const runs = [
+    { protocol: 'openai', path: '/v1/chat/completions', body: longChat },
+    {
+      protocol: 'openai',
+      path: '/v1/chat/completions',
+      body: { ...longChat, stream: true, stream_options: { include_usage: true } },
+    },
+    { protocol: 'anthropic', path: '/v1/messages', body: longMessage },
+    { protocol: 'anthropic', path: '/v1/messages', body: { ...longMessage, stream: true } },
+  ] as const;
+  for (const run of runs) {
+    const body = Buffer.from(JSON.stringify(run.body));
+    const res = await request(`${mock.url}${run.path}`, { method: 'POST', headers, body });
+    const raw = Buffer.from(await res.body.arrayBuffer());
+    const described = describeLlmRequest(run.protocol, run.path, body);
+    const observer = new ResponseObserver(run.protocol, described.operation, described.stream);
+    observeInPieces(observer, raw);
+    const { usage } = observer.finish();
+    const label = `${run.protocol} ${described.stream ? 'SSE' : 'JSON'}`;
+    // 100 characters of prompt are 25 tokens by the mock's heuristic.
+    if (run.protocol === 'openai') {
+      t.same(usage, { input: 25, output: 17, cachedInput: 3, reasoning: 7 }, label);
+    } else {
+      t.same(usage, { input: 22, output: 10, cachedInput: 3, cacheCreationInput: 0 }, label);
+    }
+  }
+});
