@@ -9,7 +9,7 @@ import { parseDocument } from 'yaml';
 
 export const exampleConfig = 'config/sluice.example.yaml';
 
-/** Ports that were free a moment ago, all different (Sluice's log is buffered: a port-0 pick is not read back). */
+/** Ports that were free a moment ago, all different: the bench knows the admin port, so it can probe /readyz. */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = Array.from({ length: count }, () => createServer());
   const ports = await Promise.all(

@@ -8,6 +8,8 @@
  */
 import { write, writeSync } from 'node:fs';
 
+/** How long a log line may wait in the stdout batch before it is written. */
+export const LOG_FLUSH_INTERVAL_MS = 250;
 const BATCH_BYTES = 64 * 1024;
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** A non-blocking stdout pipe that is full answers EAGAIN; try again after this long. */

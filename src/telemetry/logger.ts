@@ -16,9 +16,6 @@ export function redactedHeaderNames(config: Pick<TelemetryConfig, 'redact_header
   return [...new Set([...alwaysRedactedHeaders, ...config.redact_headers.map((h) => h.toLowerCase())])];
 }
 
-/** How long a log line may wait in the stdout batch before it is written. */
-export const LOG_FLUSH_INTERVAL_MS = 250;
-
 let cachedSecond = Number.NaN;
 let cachedPrefix = '';
 

@@ -3,8 +3,8 @@ import type { DestinationStream, Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { TelemetryConfig } from '../config/types.generated.ts';
 import { version } from '../version.ts';
-import { BatchedDestination } from './log-destination.ts';
-import { createLogger, LOG_FLUSH_INTERVAL_MS } from './logger.ts';
+import { BatchedDestination, LOG_FLUSH_INTERVAL_MS } from './log-destination.ts';
+import { createLogger } from './logger.ts';
 import { type Metrics, registerMetrics } from './metrics.ts';
 
 export interface Telemetry {
