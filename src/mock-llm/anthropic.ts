@@ -89,7 +89,7 @@ export const messages: MockHandler = (exchange) => {
   if (maxTokens === undefined) {
     return rejectRequest(exchange, 400, 'max_tokens: Field required (a non-negative integer).');
   }
-  const completion = generateCompletion(exchange.info.body, exchange.plan.tokens, maxTokens);
+  const completion = generateCompletion(exchange.info.body, exchange.plan.tokens, maxTokens, exchange.json);
   const id = `msg_mock_${exchange.info.id}`;
   if (body['stream'] === true) {
     return sendSse(

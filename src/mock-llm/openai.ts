@@ -121,7 +121,7 @@ export const chatCompletions: MockHandler = (exchange) => {
   const messages = requireArray(exchange, body, 'messages');
   if (!messages) return;
   const maxTokens = requestedMaxTokens(body, ['max_completion_tokens', 'max_tokens']);
-  const completion = generateCompletion(exchange.info.body, exchange.plan.tokens, maxTokens);
+  const completion = generateCompletion(exchange.info.body, exchange.plan.tokens, maxTokens, exchange.json);
   const usage = usageOf(estimateTokens(messagesCharacters(messages)), completion, exchange.plan);
   const id = `chatcmpl-mock-${exchange.info.id}`;
   if (body['stream'] === true) {
@@ -166,6 +166,7 @@ export const completions: MockHandler = (exchange) => {
     exchange.info.body,
     exchange.plan.tokens,
     requestedMaxTokens(body, ['max_tokens']),
+    exchange.json,
   );
   const usage = usageOf(promptTokens(prompt), completion, exchange.plan);
   const id = `cmpl-mock-${exchange.info.id}`;

@@ -4,6 +4,7 @@ import { countTokens, messages } from './anthropic.ts';
 import { embeddings } from './embeddings.ts';
 import { createModelHandlers } from './models.ts';
 import { chatCompletions, completions } from './openai.ts';
+import { responses } from './responses.ts';
 import type { MockHandler, MockProtocol } from './types.ts';
 
 const MODEL_PATH_PREFIX = '/v1/models/';
@@ -27,6 +28,7 @@ export function createRouter(modelCount: number): Router {
   const routes = new Map<string, MethodTable>([
     ['/v1/chat/completions', { POST: chatCompletions }],
     ['/v1/completions', { POST: completions }],
+    ['/v1/responses', { POST: responses }],
     ['/v1/embeddings', { POST: embeddings }],
     ['/v1/models', { GET: models.list }],
     ['/v1/messages', { POST: messages }],

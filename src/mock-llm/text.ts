@@ -36,14 +36,44 @@ export interface Completion {
   readonly truncated: boolean;
 }
 
-/** The completion for a request: text seeded by the body bytes, so equal bodies get equal text. */
+const STREAM_OPTIONS_KEY = '"stream_options"';
+
+/**
+ * The text seed. A real model's answer does not depend on whether usage is reported (and Sluice may
+ * add `stream_options` upstream), so that field is left out and the rest re-serialized compactly: the
+ * same bytes an SDK sends without it, since SDKs write compact JSON. Bodies without the key, the common
+ * case, are hashed as received with no second parse; one that has it only inside a string keeps its
+ * raw hash too, after a parse.
+ */
+function textSeed(body: Buffer, json: unknown): number {
+  if (!body.includes(STREAM_OPTIONS_KEY)) return hash32(body);
+  let parsed = json;
+  if (parsed === undefined) {
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return hash32(body);
+    }
+  }
+  if (!isRecord(parsed) || Array.isArray(parsed) || !Object.hasOwn(parsed, 'stream_options')) {
+    return hash32(body);
+  }
+  const { stream_options: _streamOptions, ...rest } = parsed;
+  return hash32(JSON.stringify(rest));
+}
+
+/**
+ * The completion for a request: text seeded by the body bytes (less `stream_options`), so equal bodies
+ * get equal text. `json` is the parsed body when the caller has it, sparing a second parse.
+ */
 export function generateCompletion(
   body: Buffer,
   plannedTokens: number,
   maxTokens: number | undefined,
+  json?: unknown,
 ): Completion {
   const count = maxTokens === undefined ? plannedTokens : Math.min(plannedTokens, maxTokens);
-  return { tokens: completionTokens(hash32(body), count), truncated: count < plannedTokens };
+  return { tokens: completionTokens(textSeed(body, json), count), truncated: count < plannedTokens };
 }
 
 /** The documented prompt-token heuristic: one token per 4 characters of prompt text, rounded up. */

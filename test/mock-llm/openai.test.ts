@@ -88,6 +88,19 @@ t.test('text is deterministic per request body', async (t) => {
   t.not(first.chunks[0]?.id, second.chunks[0]?.id, 'ids still differ, so a cached answer can be told apart');
 });
 
+t.test('stream_options does not change the text: usage reporting is not part of the prompt', async (t) => {
+  const plain = await streamText({ model: 'gpt-4o-mini', messages, stream: true });
+  // Placed before `messages`, so leaving it out must keep the other fields' order.
+  const withUsage = await streamText({
+    model: 'gpt-4o-mini',
+    stream_options: { include_usage: true },
+    messages,
+    stream: true,
+  });
+  t.equal(withUsage.text, plain.text);
+  t.equal(withUsage.chunks.at(-1)?.usage?.completion_tokens, 16, 'usage still reported');
+});
+
 t.test('streamed text equals the deltas the SDK helper accumulates', async (t) => {
   const runner = client.chat.completions.stream({
     model: 'gpt-4o-mini',
