@@ -57,6 +57,14 @@ function checkRoutes(ctx: Context, routes: unknown, upstreams: unknown): void {
         );
       }
     }
+    if (route['ensure_stream_usage'] === true && route['protocol'] !== 'openai') {
+      ctx.issues.push(
+        ctx.source.keyIssue(
+          ['routes', index, 'ensure_stream_usage'],
+          'applies to protocol: openai routes only (stream_options.include_usage is an OpenAI field)',
+        ),
+      );
+    }
     if (typeof upstream === 'string' && upstreamNames && !upstreamNames.includes(upstream)) {
       const path = ['routes', index, 'upstream'];
       const known = upstreamNames.length > 0 ? `; upstreams are: ${upstreamNames.join(', ')}` : '';

@@ -98,6 +98,47 @@ const admin = {
   },
 } as const;
 
+const modelPrice = {
+  type: 'object',
+  title: 'ModelPrice',
+  description:
+    'Prices of the models a glob matches, in US dollars per million tokens. The first entry whose `model` matches wins.',
+  additionalProperties: false,
+  required: ['model', 'input', 'output'],
+  properties: {
+    model: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'Model name or glob: `*` matches any run of characters (`/` and `:` included), `?` one character; case-sensitive. Matched against the model the response names, else the requested one.',
+    },
+    input: { type: 'number', minimum: 0, description: 'USD per million uncached input tokens.' },
+    output: {
+      type: 'number',
+      minimum: 0,
+      description: 'USD per million output tokens (reasoning tokens included, as providers bill them).',
+    },
+    cached_input: {
+      type: 'number',
+      minimum: 0,
+      description: 'USD per million input tokens read from the prompt cache. Absent: the `input` price.',
+    },
+    cache_creation_input: {
+      type: 'number',
+      minimum: 0,
+      description:
+        'USD per million input tokens written to the prompt cache (Anthropic). Absent: the `input` price.',
+    },
+  },
+} as const;
+
+const priceTable = (description: string) => ({
+  type: 'array',
+  description,
+  default: [],
+  items: modelPrice,
+});
+
 const upstream = {
   title: 'UpstreamConfig',
   type: 'object',
@@ -194,6 +235,9 @@ const upstream = {
         servername: { type: 'string', description: 'SNI server name, when it differs from the URL host.' },
       },
     },
+    prices: priceTable(
+      'Prices for traffic to this upstream, consulted before `llm.prices` (a provider that bills differently, a negotiated rate, a self-hosted model that costs nothing).',
+    ),
   },
 } as const;
 
@@ -259,6 +303,60 @@ const route = {
       pattern: '^/',
       description: 'Remove this prefix from the path before forwarding.',
     },
+    ensure_stream_usage: {
+      type: 'boolean',
+      default: false,
+      description:
+        'openai routes: when a streamed Chat Completions or Completions request does not ask for usage, add `stream_options.include_usage` upstream and remove the usage chunk (and the `"usage":null` members it adds) before the client sees the stream, so token counts and cost are known while the client gets exactly the stream it asked for. Needs `llm.accounting`.',
+    },
+  },
+} as const;
+
+const llm = {
+  title: 'LlmConfig',
+  type: 'object',
+  description:
+    'What Sluice reads from the LLM traffic of openai and anthropic routes: operation, model, tokens, cost, time to first token. It never changes what is forwarded (except `ensure_stream_usage`, per route) and never records prompts or completions.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    accounting: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Parse requests and responses (JSON and SSE, beside the byte stream) for the GenAI metrics, span attributes and access-log fields. Off: openai/anthropic routes are proxied without it.',
+    },
+    model_labels: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: [
+        'gpt-*',
+        'chatgpt-*',
+        'o1*',
+        'o3*',
+        'o4*',
+        'text-embedding-*',
+        'claude-*',
+        'gemini-*',
+        'mistral-*',
+        'llama*',
+        'meta-llama/*',
+        'mock-*',
+      ],
+      description:
+        'Globs of model names that keep their own `gen_ai_request_model` label (same glob syntax as prices). Other names become `other`, a request without a model `unknown`: model names are client input and would otherwise grow the series without bound.',
+    },
+    max_model_labels: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 10000,
+      default: 200,
+      description:
+        'Most distinct model names that get their own label, even when they match `model_labels`; later ones become `other`.',
+    },
+    prices: priceTable(
+      'Model prices for the cost metric. A response whose model has no price is counted in `sluice_llm_unpriced_requests_total`. Prices change: keep this list current with your providers.',
+    ),
   },
 } as const;
 
@@ -345,6 +443,7 @@ export const configSchema = {
       additionalProperties: upstream,
     },
     routes: { type: 'array', description: 'Routes, tried in order.', minItems: 1, items: route },
+    llm,
     telemetry,
     reload,
     shutdown,

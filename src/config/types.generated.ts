@@ -18,6 +18,7 @@ export interface SluiceConfig {
    * @minItems 1
    */
   routes: RouteConfig[];
+  llm: LlmConfig;
   telemetry: TelemetryConfig;
   reload: ReloadConfig;
   shutdown: ShutdownConfig;
@@ -109,6 +110,10 @@ export interface UpstreamConfig {
   timeouts: UpstreamTimeouts;
   pool: UpstreamPool;
   tls: UpstreamTls;
+  /**
+   * Prices for traffic to this upstream, consulted before `llm.prices` (a provider that bills differently, a negotiated rate, a self-hosted model that costs nothing).
+   */
+  prices: ModelPrice[];
 }
 /**
  * Upstream timeouts. Exceeding one gives the client 504 (before headers) or ends the stream.
@@ -166,6 +171,31 @@ export interface UpstreamTls {
   servername?: string;
 }
 /**
+ * Prices of the models a glob matches, in US dollars per million tokens. The first entry whose `model` matches wins.
+ */
+export interface ModelPrice {
+  /**
+   * Model name or glob: `*` matches any run of characters (`/` and `:` included), `?` one character; case-sensitive. Matched against the model the response names, else the requested one.
+   */
+  model: string;
+  /**
+   * USD per million uncached input tokens.
+   */
+  input: number;
+  /**
+   * USD per million output tokens (reasoning tokens included, as providers bill them).
+   */
+  output: number;
+  /**
+   * USD per million input tokens read from the prompt cache. Absent: the `input` price.
+   */
+  cached_input?: number;
+  /**
+   * USD per million input tokens written to the prompt cache (Anthropic). Absent: the `input` price.
+   */
+  cache_creation_input?: number;
+}
+/**
  * A route: which requests it takes and where they go. Routes are tried in order; the first match wins.
  */
 export interface RouteConfig {
@@ -190,6 +220,10 @@ export interface RouteConfig {
    * Remove this prefix from the path before forwarding.
    */
   strip_prefix?: string;
+  /**
+   * openai routes: when a streamed Chat Completions or Completions request does not ask for usage, add `stream_options.include_usage` upstream and remove the usage chunk (and the `"usage":null` members it adds) before the client sees the stream, so token counts and cost are known while the client gets exactly the stream it asked for. Needs `llm.accounting`.
+   */
+  ensure_stream_usage: boolean;
 }
 /**
  * What a request must have to take this route. Every condition given must hold (with both `path_prefix` and `path_regex`, the path must match both); an empty match takes every request.
@@ -211,6 +245,52 @@ export interface RouteMatch {
    * The Host header (without port) equals this, case-insensitively. `*.example.com` matches subdomains.
    */
   host?: string;
+}
+/**
+ * What Sluice reads from the LLM traffic of openai and anthropic routes: operation, model, tokens, cost, time to first token. It never changes what is forwarded (except `ensure_stream_usage`, per route) and never records prompts or completions.
+ */
+export interface LlmConfig {
+  /**
+   * Parse requests and responses (JSON and SSE, beside the byte stream) for the GenAI metrics, span attributes and access-log fields. Off: openai/anthropic routes are proxied without it.
+   */
+  accounting: boolean;
+  /**
+   * Globs of model names that keep their own `gen_ai_request_model` label (same glob syntax as prices). Other names become `other`, a request without a model `unknown`: model names are client input and would otherwise grow the series without bound.
+   */
+  model_labels: string[];
+  /**
+   * Most distinct model names that get their own label, even when they match `model_labels`; later ones become `other`.
+   */
+  max_model_labels: number;
+  /**
+   * Model prices for the cost metric. A response whose model has no price is counted in `sluice_llm_unpriced_requests_total`. Prices change: keep this list current with your providers.
+   */
+  prices: ModelPrice1[];
+}
+/**
+ * Prices of the models a glob matches, in US dollars per million tokens. The first entry whose `model` matches wins.
+ */
+export interface ModelPrice1 {
+  /**
+   * Model name or glob: `*` matches any run of characters (`/` and `:` included), `?` one character; case-sensitive. Matched against the model the response names, else the requested one.
+   */
+  model: string;
+  /**
+   * USD per million uncached input tokens.
+   */
+  input: number;
+  /**
+   * USD per million output tokens (reasoning tokens included, as providers bill them).
+   */
+  output: number;
+  /**
+   * USD per million input tokens read from the prompt cache. Absent: the `input` price.
+   */
+  cached_input?: number;
+  /**
+   * USD per million input tokens written to the prompt cache (Anthropic). Absent: the `input` price.
+   */
+  cache_creation_input?: number;
 }
 /**
  * Logs, traces and metrics.

@@ -4,12 +4,29 @@
  * finish reasons, usage and the times of the first and last output token. SSE goes through
  * eventsource-parser; a JSON body is kept up to a cap and parsed at the end.
  */
+import * as zlib from 'node:zlib';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import type { LlmOperation, LlmProtocol } from './request.ts';
-import { anthropicUsage, mergeUsage, openaiUsage, type TokenUsage } from './usage.ts';
+import { anthropicUsage, mergeUsage, openaiUsage, type TokenUsage, withCacheInInput } from './usage.ts';
 
 /** JSON answers larger than this are forwarded but not parsed (embeddings of long inputs can be big). */
 export const MAX_OBSERVED_JSON_BYTES = 8 * 1024 * 1024;
+
+type Decoder = (data: Buffer, options: { maxOutputLength: number }) => Buffer;
+
+const decoders: Readonly<Record<string, Decoder>> = {
+  gzip: zlib.gunzipSync,
+  'x-gzip': zlib.gunzipSync,
+  deflate: zlib.inflateSync,
+  br: zlib.brotliDecompressSync,
+  // zstd arrived in Node 22.15; earlier 22.x lack it.
+  ...(typeof zlib.zstdDecompressSync === 'function' ? { zstd: zlib.zstdDecompressSync as Decoder } : {}),
+};
+
+/** Whether a JSON body in this Content-Encoding can be read (decompressed once, at its end). */
+export function canDecodeJson(contentEncoding: string): boolean {
+  return contentEncoding in decoders;
+}
 
 export interface LlmOutcome {
   readonly responseModel: string | undefined;
@@ -22,6 +39,8 @@ export interface LlmOutcome {
   readonly complete: boolean;
   /** Events or bodies that were not the JSON the protocol promises. */
   readonly malformed: number;
+  /** A JSON body over MAX_OBSERVED_JSON_BYTES, forwarded but not read. */
+  readonly tooLarge: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -48,39 +67,67 @@ export class ResponseObserver {
   private lastTokenAt: number | undefined;
   private complete = false;
   private malformed = 0;
+  private tooLarge = false;
+  /** The parser threw (a bug, not bad input): observation stops, the stream goes on. */
+  private failed = false;
+  private readonly contentEncoding: string | undefined;
 
-  constructor(protocol: LlmProtocol, operation: LlmOperation, eventStream: boolean) {
+  /** `contentEncoding`: a compressed JSON body is decompressed at its end (see canDecodeJson). */
+  constructor(
+    protocol: LlmProtocol,
+    operation: LlmOperation,
+    eventStream: boolean,
+    contentEncoding?: string,
+  ) {
     this.protocol = protocol;
     this.operation = operation;
+    this.contentEncoding = contentEncoding;
     if (eventStream) {
       this.jsonChunks = undefined;
       this.parser = createParser({ onEvent: (event) => this.onEvent(event) });
     }
   }
 
+  /** Never throws: it runs inside the response's data handler, where a throw would take the process down. */
   observe(chunk: Buffer): void {
     if (this.parser) {
-      this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+      if (this.failed) return;
+      try {
+        this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+      } catch {
+        this.failed = true;
+        this.malformed++;
+      }
       return;
     }
     if (!this.jsonChunks) return;
     this.jsonBytes += chunk.length;
-    if (this.jsonBytes > MAX_OBSERVED_JSON_BYTES) this.jsonChunks = undefined;
-    else this.jsonChunks.push(chunk);
+    if (this.jsonBytes > MAX_OBSERVED_JSON_BYTES) {
+      this.jsonChunks = undefined;
+      this.tooLarge = true;
+    } else this.jsonChunks.push(chunk);
   }
 
   /** Call once the body ended (or broke off); what the stream said until then. */
   finish(): LlmOutcome {
-    if (this.parser) this.parser.feed(this.decoder.decode());
-    else this.parseJson();
+    if (this.parser) {
+      if (!this.failed) {
+        try {
+          this.parser.feed(this.decoder.decode());
+        } catch {
+          this.malformed++;
+        }
+      }
+    } else this.parseJson();
     return {
       responseModel: this.responseModel,
       finishReasons: this.finishReasons,
-      usage: this.usage,
+      usage: this.protocol === 'anthropic' ? withCacheInInput(this.usage) : this.usage,
       firstTokenAt: this.firstTokenAt,
       lastTokenAt: this.lastTokenAt,
       complete: this.complete,
       malformed: this.malformed,
+      tooLarge: this.tooLarge,
     };
   }
 
@@ -90,8 +137,15 @@ export class ResponseObserver {
     if (!chunks) return;
     let body: Json | undefined;
     try {
-      body = object(JSON.parse(Buffer.concat(chunks, this.jsonBytes).toString('utf8')));
-    } catch {
+      let raw: Buffer = Buffer.concat(chunks, this.jsonBytes);
+      const decode = this.contentEncoding === undefined ? undefined : decoders[this.contentEncoding];
+      if (decode) raw = decode(raw, { maxOutputLength: MAX_OBSERVED_JSON_BYTES });
+      body = object(JSON.parse(raw.toString('utf8')));
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+        this.tooLarge = true;
+        return;
+      }
       body = undefined;
     }
     if (!body) {

@@ -5,12 +5,16 @@
  */
 
 export interface TokenUsage {
-  /** Input tokens billed at the input price (OpenAI: prompt tokens incl. cached; Anthropic: uncached input). */
+  /**
+   * All input tokens, cached ones included, as the GenAI conventions count them. OpenAI reports
+   * this total; Anthropic reports the uncached rest, and `withCacheInInput` adds its cache reads
+   * and writes once the whole response is in.
+   */
   input?: number;
   output?: number;
-  /** Input tokens read from the provider's prompt cache (a subset of `input` for OpenAI, separate for Anthropic). */
+  /** Input tokens read from the provider's prompt cache (a subset of `input`). */
   cachedInput?: number;
-  /** Anthropic: input tokens written to the prompt cache. */
+  /** Anthropic: input tokens written to the prompt cache (a subset of `input`). */
   cacheCreationInput?: number;
   /** Reasoning tokens (a subset of `output`). */
   reasoning?: number;
@@ -67,4 +71,13 @@ export function mergeUsage(
 ): TokenUsage | undefined {
   if (!next) return into;
   return { ...into, ...next };
+}
+
+/**
+ * Anthropic's `input_tokens` leaves out cache reads and writes, which it bills separately; adding
+ * them gives the total input the conventions (and OpenAI) report, so one metric means one thing.
+ */
+export function withCacheInInput(usage: TokenUsage | undefined): TokenUsage | undefined {
+  if (usage?.input === undefined) return usage;
+  return { ...usage, input: usage.input + (usage.cachedInput ?? 0) + (usage.cacheCreationInput ?? 0) };
 }

@@ -3,7 +3,13 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Readable } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { LlmExchange } from '../llm/exchange.ts';
 import type { Protocol } from './errors.ts';
+
+/** Sees each chunk of a streamed response right after it was written to the client. */
+export interface ChunkObserver {
+  observe(chunk: Buffer): void;
+}
 
 /** The response a stage has built; the listener writes it once the stages return. */
 export interface ResponseDraft {
@@ -11,6 +17,11 @@ export interface ResponseDraft {
   headers: OutgoingHttpHeaders;
   /** A stream is piped to the client with backpressure; stages may wrap it on the way back. */
   body: Readable | Buffer | string | null;
+  /**
+   * Reads a streamed body beside its way to the client. Cheaper than wrapping the body in a
+   * Transform, and it cannot delay a chunk: it is called after the chunk was handed to the socket.
+   */
+  observer?: ChunkObserver;
 }
 
 /**
@@ -61,4 +72,6 @@ export interface ProxyContext {
   response: ResponseDraft | undefined;
   /** The upstream that answered; '' when none was called (the `upstream` metric label). */
   upstreamName: string;
+  /** What the LLM stage read from the request and is reading from the response (openai/anthropic routes). */
+  llm: LlmExchange | undefined;
 }

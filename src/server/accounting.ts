@@ -5,6 +5,7 @@
  */
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { DestinationStream, Logger } from 'pino';
+import { LlmAccounting, type LlmSummary } from '../llm/llm-accounting.ts';
 import type { ProxyContext } from '../pipeline/context.ts';
 import { accessLogLine } from '../telemetry/access-log.ts';
 import {
@@ -61,12 +62,15 @@ export class Accounting {
   private readonly destination: DestinationStream;
   /** Follows `telemetry.access_log` of the current config. */
   accessLog: boolean;
+  /** Kept across config generations, so the bound on model labels holds across reloads. */
+  readonly llm: LlmAccounting;
 
   constructor(metrics: Metrics, logger: Logger, destination: DestinationStream, accessLog: boolean) {
     this.metrics = metrics;
     this.logger = logger;
     this.destination = destination;
     this.accessLog = accessLog;
+    this.llm = new LlmAccounting(metrics);
   }
 
   route(route: string): RouteSeries {
@@ -180,6 +184,16 @@ export class Accounting {
       this.metrics.rejections.labels(route, outcome.error).inc();
     }
 
+    const llm: LlmSummary | undefined =
+      ctx.llm === undefined
+        ? undefined
+        : this.llm.finished(ctx, ctx.llm, {
+            code: outcome.code,
+            error: outcome.error,
+            clientAborted: outcome.clientAborted,
+            end,
+          });
+
     const span = ctx.span;
     if (span.isRecording()) {
       span.setAttribute('http.response.status_code', outcome.code);
@@ -205,6 +219,7 @@ export class Accounting {
           bytes_out: outcome.bytesOut,
           client_ip: ctx.clientIp,
           error: outcome.error,
+          llm,
         }),
       );
     }

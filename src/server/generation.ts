@@ -7,6 +7,7 @@
 import type { SluiceConfig } from '../config/types.generated.ts';
 import { compose, type Pipeline } from '../pipeline/compose.ts';
 import type { RouteRuntime } from '../pipeline/context.ts';
+import { llmStage } from '../stages/llm.ts';
 import { requestBodyStage } from '../stages/request-body.ts';
 import { upstreamCallStage } from '../stages/upstream-call.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -102,8 +103,10 @@ export class Generation {
         websocket: route.websocket,
         stripPrefix: route.strip_prefix,
       };
+      const llmProtocol = route.protocol === 'passthrough' ? undefined : route.protocol;
       const stages = [
-        requestBodyStage(bodyLimit, route.protocol !== 'passthrough'),
+        requestBodyStage(bodyLimit, llmProtocol !== undefined),
+        ...(llmProtocol && config.llm.accounting ? [llmStage(llmProtocol, route.ensure_stream_usage)] : []),
         upstreamCallStage(upstream, bodyLimit, trustedHops),
       ];
       return {

@@ -10,6 +10,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { LlmExchange } from '../llm/exchange.ts';
 import type { ProxyContext, ResponseDraft, RouteRuntime, Timings } from '../pipeline/context.ts';
 import { clientIp } from './forwarded.ts';
 
@@ -85,6 +86,7 @@ class RequestContext implements ProxyContext {
   requestBodyBytes = 0;
   response: ResponseDraft | undefined = undefined;
   upstreamName = '';
+  llm: LlmExchange | undefined = undefined;
   private readonly baseLogger: Logger;
   private childLogger: Logger | undefined;
 

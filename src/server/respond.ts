@@ -1,7 +1,7 @@
 /** Writes the response a pipeline built to the client: headers once, then the body with backpressure. */
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { ProxyContext } from '../pipeline/context.ts';
+import type { ChunkObserver, ProxyContext } from '../pipeline/context.ts';
 
 /** Microseconds of precision, without toFixed(3) (which showed in hot-path profiles). */
 function ms(milliseconds: number): string {
@@ -37,11 +37,19 @@ export interface ResponseCounters {
  * (about a dozen listeners per response): both showed in hot-path profiles. The client going away
  * is handled where the response's 'close' is: it destroys `body`, which aborts the upstream call.
  */
-function streamBody(body: Readable, res: ServerResponse, counters: ResponseCounters): void {
+function streamBody(
+  body: Readable,
+  res: ServerResponse,
+  counters: ResponseCounters,
+  observer: ChunkObserver | undefined,
+): void {
   const resume = () => body.resume();
   body.on('data', (chunk: Buffer) => {
     counters.bytesOut += chunk.length;
-    if (!res.write(chunk)) {
+    const flowing = res.write(chunk);
+    // After the write: reading the chunk must never delay it.
+    observer?.observe(chunk);
+    if (!flowing) {
       body.pause();
       res.once('drain', resume);
     }
@@ -85,7 +93,7 @@ export function writeResponse(
   ctx.timings.responseStart = now;
   res.writeHead(draft.status, headers);
   if (body instanceof Readable) {
-    streamBody(body, res, counters);
+    streamBody(body, res, counters, draft.observer);
     return;
   }
   if (body !== null) counters.bytesOut += typeof body === 'string' ? Buffer.byteLength(body) : body.length;

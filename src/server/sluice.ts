@@ -50,6 +50,7 @@ export class Sluice {
       this.telemetry.destination,
       config.telemetry.access_log,
     );
+    this.accounting.llm.configure(config.llm, config.upstreams);
     this.generation = this.buildGeneration(config);
     this.telemetry.beforeScrape.add(
       poolStatsHook(this.telemetry.metrics, () =>
@@ -179,6 +180,7 @@ export class Sluice {
   private applyRuntimeSettings(previous: EffectiveConfig, next: EffectiveConfig): void {
     this.telemetry.logger.level = next.telemetry.log_level;
     this.accounting.accessLog = next.telemetry.access_log;
+    this.accounting.llm.configure(next.llm, next.upstreams);
     const restartOnly = (['listener', 'admin'] as const).filter(
       (key) => JSON.stringify(previous[key]) !== JSON.stringify(next[key]),
     );

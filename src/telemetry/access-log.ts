@@ -4,6 +4,7 @@
  * and walked every value on each line, the largest single item in a request's CPU profile (see
  * docs/benchmarks.md); other log lines still go through pino.
  */
+import type { LlmSummary } from '../llm/llm-accounting.ts';
 import { isoTimestamp } from './logger.ts';
 
 export interface AccessRecord {
@@ -21,6 +22,21 @@ export interface AccessRecord {
   readonly bytes_out: number;
   readonly client_ip: string;
   readonly error: string | undefined;
+  /** openai/anthropic routes with LLM accounting on. */
+  readonly llm?: LlmSummary | undefined;
+}
+
+/** Model names are client input: a log line carries a bounded prefix. */
+const MAX_LOGGED_MODEL_CHARS = 200;
+
+function llmFields(llm: LlmSummary): string {
+  let fields = '';
+  if (llm.model !== undefined) fields += `,"model":${quoted(llm.model.slice(0, MAX_LOGGED_MODEL_CHARS))}`;
+  if (llm.inputTokens !== undefined) fields += `,"input_tokens":${numeric(llm.inputTokens)}`;
+  if (llm.outputTokens !== undefined) fields += `,"output_tokens":${numeric(llm.outputTokens)}`;
+  if (llm.costUsd !== undefined) fields += `,"cost_usd":${numeric(llm.costUsd)}`;
+  if (llm.ttftMs !== undefined) fields += `,"ttft_ms":${numeric(Math.round(llm.ttftMs * 1000) / 1000)}`;
+  return fields;
 }
 
 /** What JSON.stringify would escape: quotes, backslashes, control characters, lone surrogates. */
@@ -43,5 +59,6 @@ export function accessLogLine(record: AccessRecord, now = Date.now()): string {
   if (record.upstream_ms !== undefined) line += `,"upstream_ms":${numeric(record.upstream_ms)}`;
   line += `,"overhead_ms":${numeric(record.overhead_ms)},"bytes_in":${numeric(record.bytes_in)},"bytes_out":${numeric(record.bytes_out)},"client_ip":${quoted(record.client_ip)}`;
   if (record.error !== undefined) line += `,"error":${quoted(record.error)}`;
+  if (record.llm !== undefined) line += llmFields(record.llm);
   return `${line},"msg":"request"}\n`;
 }

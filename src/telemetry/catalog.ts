@@ -17,12 +17,40 @@ export interface MetricSpec {
   readonly buckets?: readonly number[];
   /** Exported by prom-client's default Node.js collectors, not registered by Sluice itself. */
   readonly external?: true;
+  /**
+   * The name is fixed by a semantic convention (the Prometheus form of an OpenTelemetry GenAI
+   * metric), so it carries that convention's prefix instead of `sluice_`.
+   */
+  readonly convention?: 'opentelemetry-genai';
 }
 
 /** Sluice's own share of a request is tens of µs to a few ms. */
 const overheadBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 /** LLM calls span tens of ms (embeddings, cached answers) to minutes (long generations). */
 const llmLatencyBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320];
+/** The GenAI conventions' advice for operation durations, extended to minutes for long generations. */
+const genAiDurationBuckets = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 327.68,
+];
+/** The GenAI conventions' advice for token counts (powers of 4). */
+const tokenBuckets = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+/** The conventions' advice, extended to minutes: reasoning models think long before the first token. */
+const timeToFirstTokenBuckets = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 320,
+];
+/** The conventions' advice, extended down for fast small models and cached replays. */
+const timePerOutputTokenBuckets = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5,
+];
+/** The GenAI request labels: operation, provider (from the route protocol) and the bounded model label. */
+const genAiLabels = [
+  'route',
+  'gen_ai_operation_name',
+  'gen_ai_provider_name',
+  'gen_ai_request_model',
+] as const;
 const poolWaitBuckets = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export const metricCatalog = {
@@ -136,6 +164,84 @@ export const metricCatalog = {
     help: 'Requests Sluice answered itself without forwarding, by Sluice error code.',
     unit: '',
     labels: ['route', 'error'],
+  },
+  genAiTokenUsage: {
+    name: 'gen_ai_client_token_usage',
+    type: 'histogram',
+    help: 'Tokens per LLM request as the provider reported them, by token type (input, output); input includes cached input.',
+    unit: '',
+    labels: [...genAiLabels, 'gen_ai_token_type'],
+    buckets: tokenBuckets,
+    convention: 'opentelemetry-genai',
+  },
+  genAiOperationDuration: {
+    name: 'gen_ai_client_operation_duration_seconds',
+    type: 'histogram',
+    help: 'Time from sending an LLM request upstream to the last byte of its response; error_type is empty on success, else the status code or Sluice error code.',
+    unit: 'seconds',
+    labels: [...genAiLabels, 'error_type'],
+    buckets: genAiDurationBuckets,
+    convention: 'opentelemetry-genai',
+  },
+  genAiTimeToFirstToken: {
+    name: 'gen_ai_server_time_to_first_token_seconds',
+    type: 'histogram',
+    help: 'Streamed LLM responses: time from sending the request upstream to the first output token.',
+    unit: 'seconds',
+    labels: genAiLabels,
+    buckets: timeToFirstTokenBuckets,
+    convention: 'opentelemetry-genai',
+  },
+  genAiTimePerOutputToken: {
+    name: 'gen_ai_server_time_per_output_token_seconds',
+    type: 'histogram',
+    help: 'Streamed LLM responses: time between the first and the last output token, divided by the output tokens after the first.',
+    unit: 'seconds',
+    labels: genAiLabels,
+    buckets: timePerOutputTokenBuckets,
+    convention: 'opentelemetry-genai',
+  },
+  llmTokens: {
+    name: 'sluice_llm_tokens_total',
+    type: 'counter',
+    help: 'Tokens the providers reported, by type: input (cached included), output (reasoning included), cached_input, cache_creation_input, reasoning.',
+    unit: '',
+    labels: ['route', 'upstream', 'gen_ai_request_model', 'gen_ai_token_type'],
+  },
+  llmCost: {
+    name: 'sluice_llm_cost_usd_total',
+    type: 'counter',
+    help: 'Cost of LLM requests in US dollars, from the reported usage and the configured price table.',
+    unit: '',
+    labels: ['route', 'upstream', 'gen_ai_request_model'],
+  },
+  llmUnpriced: {
+    name: 'sluice_llm_unpriced_requests_total',
+    type: 'counter',
+    help: 'LLM responses with usage whose model matches no configured price, so their cost is not counted.',
+    unit: '',
+    labels: ['route', 'upstream', 'gen_ai_request_model'],
+  },
+  llmFinishReasons: {
+    name: 'sluice_llm_finish_reasons_total',
+    type: 'counter',
+    help: 'Finish (stop) reasons of LLM responses, one per choice; names outside the known set are other.',
+    unit: '',
+    labels: ['route', 'gen_ai_request_model', 'reason'],
+  },
+  llmUnparsedRequests: {
+    name: 'sluice_llm_unparsed_requests_total',
+    type: 'counter',
+    help: 'Requests on openai/anthropic routes whose body was not a JSON object; forwarded untouched.',
+    unit: '',
+    labels: ['route'],
+  },
+  llmResponseProblems: {
+    name: 'sluice_llm_response_problems_total',
+    type: 'counter',
+    help: 'Successful LLM responses Sluice could not fully account for: malformed, truncated, too_large, encoded (compressed stream), no_usage.',
+    unit: '',
+    labels: ['route', 'upstream', 'problem'],
   },
   websocketUpgrades: {
     name: 'sluice_websocket_upgrades_total',

@@ -35,7 +35,8 @@ function bucketList(specs: readonly MetricSpec[]): string[] {
 
 export function renderMetricReference(catalog: Readonly<Record<string, MetricSpec>>, banner: string): string {
   const specs = Object.values(catalog);
-  const own = specs.filter((spec) => !spec.external);
+  const own = specs.filter((spec) => !spec.external && !spec.convention);
+  const genAi = specs.filter((spec) => spec.convention === 'opentelemetry-genai');
   const runtime = specs.filter((spec) => spec.external);
   return [
     `<!-- ${banner} -->`,
@@ -44,7 +45,15 @@ export function renderMetricReference(catalog: Readonly<Record<string, MetricSpe
     "Every metric Sluice exports on the admin listener's `/metrics` (see [observability](observability.md)).",
     'Label values are bounded: `route` and `upstream` are names from the config, `code` is the HTTP status,',
     '`method` is a standard HTTP method or `OTHER`, and `error`, `stage`, `state` and `result` come from fixed lists.',
+    '`gen_ai_request_model` goes through the `llm.model_labels` allow-list (anything else is `other`, no model',
+    'is `unknown`); `gen_ai_token_type`, `problem`, `reason` and `error_type` come from fixed lists.',
     '',
+    '## LLM traffic (OpenTelemetry GenAI semantic conventions)',
+    '',
+    'The Prometheus form of the GenAI client and server metrics, recorded on `openai` and `anthropic` routes',
+    'while `llm.accounting` is on (see [LLM telemetry](llm-telemetry.md)).',
+    '',
+    ...table(genAi),
     '## Sluice',
     '',
     ...table(own),
@@ -54,6 +63,6 @@ export function renderMetricReference(catalog: Readonly<Record<string, MetricSpe
     'alert rules and dashboards use).',
     '',
     ...table(runtime),
-    ...bucketList(own),
+    ...bucketList([...genAi, ...own]),
   ].join('\n');
 }

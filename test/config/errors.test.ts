@@ -193,3 +193,25 @@ t.test('path_prefix and path_regex may be combined (both must match)', async (t)
   const { config } = parseConfig(text, 'a.yaml', {});
   t.match(config.routes[0]?.match, { path_prefix: '/v1/', path_regex: '^/v1/(chat|embeddings)' });
 });
+
+t.test('ensure_stream_usage is for openai routes; prices must be complete and not negative', async (t) => {
+  const text = lines(
+    'upstreams:',
+    '  main:',
+    '    url: http://x',
+    '    prices: [{ model: "m*", input: 1 }]', //                  4
+    'routes:',
+    '  - name: a',
+    '    upstream: main',
+    '    protocol: anthropic',
+    '    ensure_stream_usage: true', //                           9
+    'llm:',
+    '  prices:',
+    '    - { model: "gpt-*", input: -1, output: 2 }', //          12
+  );
+  t.same(issuesOf(text).map(brief), [
+    '4:14 upstreams.main.prices[0]: missing required key "output"',
+    '9:5 routes[0].ensure_stream_usage: applies to protocol: openai routes only (stream_options.include_usage is an OpenAI field)',
+    '12:32 llm.prices[0].input: must be a number ≥ 0, got -1',
+  ]);
+});

@@ -30,6 +30,7 @@ t.test('defaults fill every key not written', async (t) => {
     timeouts: { connect_ms: 5000, headers_ms: 300000, body_idle_ms: 300000 },
     pool: { connections: 128, keep_alive_timeout_ms: 30000 },
     tls: { reject_unauthorized: true },
+    prices: [],
   });
   t.same(config.routes[0], {
     name: 'all',
@@ -37,7 +38,10 @@ t.test('defaults fill every key not written', async (t) => {
     match: {},
     protocol: 'passthrough',
     websocket: false,
+    ensure_stream_usage: false,
   });
+  t.match(config.llm, { accounting: true, max_model_labels: 200, prices: [] });
+  t.ok(config.llm.model_labels.includes('claude-*'), 'well-known model families are labelled by default');
   t.same(config.reload, { watch: false, debounce_ms: 250 });
   t.same(config.shutdown, { drain_timeout_ms: 30000 });
   t.equal(config.telemetry.log_level, 'info');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { anthropicUsage, mergeUsage, openaiUsage } from '../../src/llm/usage.ts';
+import { anthropicUsage, mergeUsage, openaiUsage, withCacheInInput } from '../../src/llm/usage.ts';
 
 t.test('OpenAI chat usage with cached and reasoning details', async (t) => {
   t.same(
@@ -50,4 +50,20 @@ t.test('what the provider did not say stays unsaid', async (t) => {
   t.same(openaiUsage({ prompt_tokens: -1, completion_tokens: 1.5 }), undefined, 'not counts');
   t.equal(anthropicUsage('x'), undefined);
   t.equal(mergeUsage(undefined, undefined), undefined);
+});
+
+t.test('Anthropic input becomes the total: uncached + cache reads + cache writes', async (t) => {
+  t.same(withCacheInInput({ input: 21, output: 5, cachedInput: 1024, cacheCreationInput: 188 }), {
+    input: 1233,
+    output: 5,
+    cachedInput: 1024,
+    cacheCreationInput: 188,
+  });
+  t.same(withCacheInInput({ input: 7 }), { input: 7 });
+  t.same(
+    withCacheInInput({ output: 3, cachedInput: 2 }),
+    { output: 3, cachedInput: 2 },
+    'no input, no total',
+  );
+  t.equal(withCacheInInput(undefined), undefined);
 });

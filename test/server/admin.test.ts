@@ -48,6 +48,7 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
         timeouts: { connect_ms: 5000, headers_ms: 300000, body_idle_ms: 120000 },
         pool: { connections: 128, keep_alive_timeout_ms: 4000 },
         tls: { reject_unauthorized: true },
+        prices: [],
       },
     },
     routes: [
@@ -57,8 +58,10 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
         upstream: 'openai',
         protocol: 'openai',
         websocket: false,
+        ensure_stream_usage: false,
       },
     ],
+    llm: { accounting: true, model_labels: [], max_model_labels: 200, prices: [] },
     telemetry: { log_level: 'info', access_log: true, redact_headers: [], tracing: true },
     reload: { watch: false, debounce_ms: 250 },
     shutdown: { drain_timeout_ms: 30000 },

@@ -32,7 +32,15 @@ function viaPino(record: AccessRecord, now: number): string {
   const realNow = Date.now;
   Date.now = () => now;
   try {
-    logger.info({ ...record }, 'request');
+    const { llm, ...http } = record;
+    const llmFields = llm && {
+      model: llm.model,
+      input_tokens: llm.inputTokens,
+      output_tokens: llm.outputTokens,
+      cost_usd: llm.costUsd,
+      ttft_ms: llm.ttftMs,
+    };
+    logger.info({ ...http, ...llmFields }, 'request');
   } finally {
     Date.now = realNow;
   }
@@ -46,6 +54,30 @@ t.test('the access-log line is byte for byte what pino writes for the same recor
     { ...base, upstream: undefined, upstream_ms: undefined, status: 404, error: 'route_not_found' },
     { ...base, path: '/v1/a"b\\c\u0001\u2028é😀', method: 'GET', client_ip: '::1' },
     { ...base, duration_ms: Number.NaN, bytes_out: 0 },
+    {
+      ...base,
+      llm: { model: 'gpt-4o-mini', inputTokens: 1200, outputTokens: 87, costUsd: 0.0002322, ttftMs: 312.25 },
+    },
+    {
+      ...base,
+      llm: {
+        model: 'a"model\\',
+        inputTokens: 5,
+        outputTokens: undefined,
+        costUsd: undefined,
+        ttftMs: undefined,
+      },
+    },
+    {
+      ...base,
+      llm: {
+        model: undefined,
+        inputTokens: undefined,
+        outputTokens: undefined,
+        costUsd: undefined,
+        ttftMs: undefined,
+      },
+    },
   ];
   for (const [i, record] of records.entries()) {
     const ours = accessLogLine(record, now);
@@ -58,4 +90,13 @@ t.test('a lone surrogate is escaped (pino writes it raw, which stdout turns into
   const line = accessLogLine({ ...base, request_id: 'bad\ud800id' });
   t.match(line, /"request_id":"bad\\ud800id"/);
   t.equal(JSON.parse(line).request_id, 'bad\ud800id');
+});
+
+t.test('a long model name is cut to a bounded prefix', async (t) => {
+  const model = 'm'.repeat(10_000);
+  const line = accessLogLine({
+    ...base,
+    llm: { model, inputTokens: 1, outputTokens: 1, costUsd: 0, ttftMs: undefined },
+  });
+  t.equal(JSON.parse(line).model, 'm'.repeat(200));
 });

@@ -38,7 +38,10 @@ function namingProblems(spec: MetricSpec): string[] {
   const problems: string[] = [];
   const { name, type, unit, labels } = spec;
   if (!snakeCase.test(name)) problems.push('name is not snake_case');
-  if (!spec.external && !name.startsWith('sluice_')) problems.push('name lacks the sluice_ prefix');
+  if (!spec.external && !spec.convention && !name.startsWith('sluice_'))
+    problems.push('name lacks the sluice_ prefix');
+  if (spec.convention === 'opentelemetry-genai' && !name.startsWith('gen_ai_'))
+    problems.push('a GenAI convention name starts with gen_ai_');
   if (type === 'counter' && !name.endsWith('_total')) problems.push('counter name does not end in _total');
   if (type !== 'counter' && name.endsWith('_total')) problems.push('non-counter name ends in _total');
   const base = type === 'counter' ? name.replace(/_total$/, '') : name;
@@ -94,6 +97,10 @@ t.test('the naming check catches bad entries', async (t) => {
     [{ name: 'sluice_latency_milliseconds', unit: '' }, 'name uses a non-base unit'],
     [{ name: 'sluiceLatencySeconds' }, 'name is not snake_case'],
     [{ name: 'http_latency_seconds' }, 'name lacks the sluice_ prefix'],
+    [
+      { name: 'llm_latency_seconds', convention: 'opentelemetry-genai' },
+      'a GenAI convention name starts with gen_ai_',
+    ],
     [
       { name: 'sluice_size_bytes', unit: '', type: 'gauge', buckets: undefined },
       'name has a unit suffix but unit is empty',
