@@ -6,6 +6,7 @@
  */
 import * as zlib from 'node:zlib';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import { classifyDelta } from './delta-events.ts';
 import type { LlmOperation, LlmProtocol } from './request.ts';
 import { anthropicUsage, mergeUsage, openaiUsage, type TokenUsage, withCacheInInput } from './usage.ts';
 
@@ -189,6 +190,14 @@ export class ResponseObserver {
       this.complete = true;
       return;
     }
+    const verdict = classifyDelta(
+      this.protocol,
+      this.operation,
+      event.data,
+      this.responseModel !== undefined,
+    );
+    if (verdict === 'token') this.token();
+    if (verdict !== 'parse') return;
     let data: Json | undefined;
     try {
       data = object(JSON.parse(event.data));

@@ -1,0 +1,123 @@
+import t from 'tap';
+import { classifyDelta } from '../../src/llm/delta-events.ts';
+import { ResponseObserver } from '../../src/llm/response-observer.ts';
+
+const chat = (data: string, modelKnown = true) => classifyDelta('openai', 'chat', data, modelKnown);
+
+t.test(
+  'OpenAI chunks: token deltas are skipped, anything that may end a choice or carry usage is parsed',
+  async (t) => {
+    t.equal(
+      chat('{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}'),
+      'token',
+    );
+    t.equal(
+      chat('{"id": "c", "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": null}]}'),
+      'token',
+      'json.dumps spacing',
+    );
+    t.equal(
+      chat('{"choices":[{"delta":{"role":"assistant","content":""},"finish_reason":null}]}'),
+      'no-token',
+      'empty content',
+    );
+    t.equal(
+      chat('{"choices":[{"text":"word","index":0,"finish_reason":null}]}'),
+      'token',
+      'legacy completions',
+    );
+    t.equal(
+      chat('{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"a"}}]}}]}'),
+      'token',
+      'tool call',
+    );
+    t.equal(chat('{"choices":[{"delta":{},"finish_reason":"stop"}]}'), 'parse', 'finish reason');
+    t.equal(chat('{"choices":[{"delta":{}, "finish_reason" : "length"}]}'), 'parse', 'finish reason, spaced');
+    t.equal(chat('{"choices":[],"usage":{"prompt_tokens":3}}'), 'parse', 'usage chunk');
+    t.equal(chat('{"choices":[], "usage": {"prompt_tokens": 3}}'), 'parse', 'usage chunk, spaced');
+    t.equal(
+      chat('{"choices":[{"delta":{"content":"x"}}],"usage":null}'),
+      'token',
+      'usage null is nothing to parse',
+    );
+    t.equal(
+      chat('{"choices":[{"delta":{"content":"x"}}]}', false),
+      'parse',
+      'the first chunk names the model',
+    );
+    t.equal(
+      chat('{"choices":[{"delta":{"content":"cut'),
+      'parse',
+      'not one object: parsed, so counted as malformed',
+    );
+    t.equal(
+      chat(
+        '{"choices":[{"delta":{"content":"say \\"finish_reason\\":\\"stop\\" and \\"usage\\":{"},"finish_reason":null}]}',
+      ),
+      'token',
+      'the look-alikes inside generated text are escaped and do not force a parse',
+    );
+    t.equal(
+      chat('{"choices":[{"delta":{"reasoning_content":"hmm"},"finish_reason":null}]}'),
+      'no-token',
+      'like the parsed path',
+    );
+  },
+);
+
+t.test('Anthropic and Responses API: only content deltas are skipped', async (t) => {
+  t.equal(
+    classifyDelta(
+      'anthropic',
+      'chat',
+      '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}',
+      true,
+    ),
+    'token',
+  );
+  t.equal(
+    classifyDelta('anthropic', 'chat', '{ "type": "content_block_delta", "delta": {} }', true),
+    'token',
+  );
+  for (const type of ['message_start', 'message_delta', 'message_stop', 'content_block_start', 'ping'])
+    t.equal(classifyDelta('anthropic', 'chat', `{"type":"${type}"}`, true), 'parse', type);
+  t.equal(
+    classifyDelta('openai', 'responses', '{"type":"response.output_text.delta","delta":"a"}', false),
+    'token',
+  );
+  t.equal(
+    classifyDelta(
+      'openai',
+      'responses',
+      '{"type":"response.function_call_arguments.delta","delta":"{"}',
+      false,
+    ),
+    'token',
+  );
+  t.equal(
+    classifyDelta('openai', 'responses', '{"type":"response.completed","response":{}}', false),
+    'parse',
+  );
+});
+
+t.test('a stream written with json.dumps spacing is accounted like a compact one', async (t) => {
+  const events = [
+    '{"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]}',
+    '{"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": null}]}',
+    '{"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "b"}, "finish_reason": null}]}',
+    '{"id": "c", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}',
+    '{"id": "c", "model": "m", "choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}}',
+    '[DONE]',
+  ];
+  const observer = new ResponseObserver('openai', 'chat', true);
+  for (const data of events) observer.observe(Buffer.from(`data: ${data}\n\n`));
+  const outcome = observer.finish();
+  t.same(outcome.usage, { input: 4, output: 2 });
+  t.same(outcome.finishReasons, ['length']);
+  t.equal(outcome.responseModel, 'm');
+  t.ok(
+    outcome.firstTokenAt !== undefined && outcome.lastTokenAt! >= outcome.firstTokenAt,
+    'token times from the deltas',
+  );
+  t.ok(outcome.complete);
+});
