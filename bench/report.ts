@@ -137,6 +137,32 @@ export function compare(
   return comparisons;
 }
 
+export interface AccountingComparison {
+  readonly scenario: string;
+  /** Sluice CPU µs/request with LLM accounting ÷ without: the median of the per-round ratios. */
+  readonly cpuRatio: number | undefined;
+  readonly cpuRatioPerRound: readonly number[];
+}
+
+/** What LLM accounting costs: `sluice` against `sluice-noacct`, paired by round like compare(). */
+export function compareAccounting(cells: readonly CellRecord[], scenarios: readonly Scenario[]) {
+  const comparisons: AccountingComparison[] = [];
+  for (const { name } of scenarios) {
+    const perRound: number[] = [];
+    for (const cell of cells.filter((c) => c.scenario === name && c.target === 'sluice')) {
+      const twin = cells.find(
+        (c) => c.scenario === name && c.target === 'sluice-noacct' && c.round === cell.round,
+      );
+      const on = cpuPerRequest(cell.result);
+      const off = twin && cpuPerRequest(twin.result);
+      if (on !== undefined && off !== undefined) perRound.push(on / off);
+    }
+    if (perRound.length > 0)
+      comparisons.push({ scenario: name, cpuRatio: median(perRound), cpuRatioPerRound: perRound });
+  }
+  return comparisons;
+}
+
 const fixed = (digits: number) => (v: number | undefined) =>
   v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(digits);
 const f0 = fixed(0);
@@ -178,6 +204,15 @@ export function markdownComparisons(comparisons: readonly Comparison[]): string 
     const verdict = c.cpuRatio === undefined ? '' : c.cpuRatio <= 1.25 ? ' ✓' : ' ✗';
     const rounds = c.cpuRatioPerRound.map((r) => f2(r)).join(', ');
     return `| ${c.scenario} | ${f2(c.cpuRatio)}${verdict} | ${rounds} | ${f2(c.throughputRatio)} | ${ttfe} |`;
+  });
+  return [...head, ...body].join('\n');
+}
+
+export function markdownAccounting(comparisons: readonly AccountingComparison[]): string {
+  const head = ['| scenario | accounting on ÷ off, CPU/req (target ≤ 1.10) | per round |', '|---|--:|--:|'];
+  const body = comparisons.map((c) => {
+    const verdict = c.cpuRatio === undefined ? '' : c.cpuRatio <= 1.1 ? ' ✓' : ' ✗';
+    return `| ${c.scenario} | ${f2(c.cpuRatio)}${verdict} | ${c.cpuRatioPerRound.map((r) => f2(r)).join(', ')} |`;
   });
   return [...head, ...body].join('\n');
 }

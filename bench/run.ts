@@ -11,7 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { killOnExit, type RunningChild, startChild, stopChild } from './children.ts';
 import type { LoadPlan, LoadResult } from './load.ts';
-import { type CellRecord, compare, markdownComparisons, markdownTable, summarize } from './report.ts';
+import {
+  type CellRecord,
+  compare,
+  compareAccounting,
+  markdownAccounting,
+  markdownComparisons,
+  markdownTable,
+  summarize,
+} from './report.ts';
 import {
   type BenchOptions,
   parseBenchOptions,
@@ -112,27 +120,30 @@ async function startTargets(options: BenchOptions, scratch: string) {
     children.push(bare);
     targets.push({ name: 'bare', origin: String(bare.ready['url']), pid: bare.pid });
   }
-  const sluiceLog = path.join(scratch, 'sluice-stdout.log');
-  if (options.targets.includes('sluice')) {
-    const config = path.join(scratch, 'sluice-bench.yaml');
+  const sluiceLogs: string[] = [];
+  for (const name of ['sluice', 'sluice-noacct'] as const) {
+    if (!options.targets.includes(name)) continue;
+    const config = path.join(scratch, `${name}-bench.yaml`);
+    const log = path.join(scratch, `${name}-stdout.log`);
     const [proxy = 0, admin = 0] = await freePorts(2);
     const ports = { proxy, admin };
-    await writeBenchConfig(options.config, mockUrl, ports, config);
+    await writeBenchConfig(options.config, mockUrl, ports, config, name === 'sluice');
     const sluice = await startChild({
-      name: 'sluice',
-      args: [...profileFlags(options, 'sluice'), node('cmd/sluice.ts'), 'serve', '--config', config],
+      name,
+      args: [...profileFlags(options, name), node('cmd/sluice.ts'), 'serve', '--config', config],
       readyProbe: async () => {
         const response = await fetch(`http://127.0.0.1:${ports.admin}/readyz`);
         await response.arrayBuffer();
         return response.status === 200;
       },
       env: benchEnv(),
-      stdoutFile: sluiceLog,
+      stdoutFile: log,
     });
     children.push(sluice);
-    targets.push({ name: 'sluice', origin: `http://127.0.0.1:${ports.proxy}`, pid: sluice.pid });
+    sluiceLogs.push(log);
+    targets.push({ name, origin: `http://127.0.0.1:${ports.proxy}`, pid: sluice.pid });
   }
-  return { mock, children, sluiceLog, targets: targets.filter((t) => options.targets.includes(t.name)) };
+  return { mock, children, sluiceLogs, targets: targets.filter((t) => options.targets.includes(t.name)) };
 }
 
 async function main(): Promise<void> {
@@ -151,7 +162,7 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
   process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
-  const { mock, children, sluiceLog, targets } = await startTargets(options, scratch);
+  const { mock, children, sluiceLogs, targets } = await startTargets(options, scratch);
   const cells: CellRecord[] = [];
   try {
     for (let round = 1; round <= options.rounds; round++) {
@@ -159,7 +170,8 @@ async function main(): Promise<void> {
         // Alternate the order every round, so a drift in the machine's load does not favour one target.
         const ordered = round % 2 === 1 ? targets : [...targets].reverse();
         for (const target of ordered) cells.push(await measure(round, scenario, target, options, mock.pid));
-        if (options.targets.includes('sluice')) truncateSync(sluiceLog, 0);
+        // Access logs of a long run would fill the scratch disk.
+        for (const log of sluiceLogs) truncateSync(log, 0);
       }
     }
   } finally {
@@ -168,11 +180,20 @@ async function main(): Promise<void> {
 
   const rows = summarize(cells, options.scenarios, options.targets);
   const comparisons = compare(rows, cells, options.scenarios);
+  const accounting = compareAccounting(cells, options.scenarios);
   const file = path.join(resultsDir, `${runStamp}.json`);
   const { scenarios, ...rest } = options;
-  const record = { machine: machine(), options: { ...rest, scenarios }, rows, comparisons, cells };
+  const record = {
+    machine: machine(),
+    options: { ...rest, scenarios },
+    rows,
+    comparisons,
+    accounting,
+    cells,
+  };
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
   console.log(`${markdownTable(rows)}\n\n${markdownComparisons(comparisons)}\n`);
+  if (accounting.length > 0) console.log(`${markdownAccounting(accounting)}\n`);
   console.error(`sluice bench: results in ${path.relative(process.cwd(), file)}`);
 }
 
@@ -200,7 +221,7 @@ async function measure(
   const cpu =
     result.proxyCpuMicros === undefined ? 'n/a' : (result.proxyCpuMicros / result.requests).toFixed(0);
   console.error(
-    `  round ${round} ${scenario.name.padEnd(9)} ${target.name.padEnd(6)} ${rps.padStart(6)} req/s  ` +
+    `  round ${round} ${scenario.name.padEnd(9)} ${target.name.padEnd(13)} ${rps.padStart(6)} req/s  ` +
       `p99 ${result.latencyMs.p99.toFixed(1)} ms  cpu ${cpu} µs/req  errors ${result.errors}  ` +
       `machine busy ${(result.machine.busyMicros / 1000 / result.windowMs).toFixed(2)} cores`,
   );

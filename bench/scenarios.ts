@@ -2,14 +2,18 @@
 import { parseArgs } from 'node:util';
 import { exampleConfig } from './sluice-config.ts';
 
-export type TargetName = 'direct' | 'bare' | 'sluice';
-export const allTargets: readonly TargetName[] = ['direct', 'bare', 'sluice'];
+export type TargetName = 'direct' | 'bare' | 'sluice' | 'sluice-noacct';
+/** `sluice-noacct` is Sluice with `llm.accounting: false`, for the cost of LLM accounting; opt-in. */
+export const allTargets: readonly TargetName[] = ['direct', 'bare', 'sluice', 'sluice-noacct'];
+const defaultTargets: readonly TargetName[] = ['direct', 'bare', 'sluice'];
 
 export interface Scenario {
   readonly name: string;
   readonly title: string;
   readonly connections: number;
   readonly stream: boolean;
+  /** Ask for `stream_options.include_usage`, so the stream ends with a usage chunk to account. */
+  readonly includeUsage?: boolean;
   /** Per-request mock behaviour (`x-mock-*` headers), forwarded unchanged by both proxies. */
   readonly mockHeaders: Readonly<Record<string, string>>;
 }
@@ -21,6 +25,22 @@ export const allScenarios: readonly Scenario[] = [
     title: 'chat completion, SSE (16 events, 1 ms apart)',
     connections: 50,
     stream: true,
+    mockHeaders: { 'x-mock-tokens': '16', 'x-mock-gap-ms': '1' },
+  },
+  {
+    name: 'sse-usage',
+    title: 'chat completion, SSE with include_usage (16 events, 1 ms apart, then usage)',
+    connections: 50,
+    stream: true,
+    includeUsage: true,
+    mockHeaders: { 'x-mock-tokens': '16', 'x-mock-gap-ms': '1' },
+  },
+  {
+    name: 'sse-light',
+    title: 'chat completion, SSE with include_usage, 8 connections: CPU per request without saturating the machine',
+    connections: 8,
+    stream: true,
+    includeUsage: true,
     mockHeaders: { 'x-mock-tokens': '16', 'x-mock-gap-ms': '1' },
   },
   {
@@ -47,6 +67,7 @@ export function requestBody(scenario: Scenario): string {
       { role: 'user', content: 'Write a haiku about a reverse proxy.' },
     ],
     ...(scenario.stream ? { stream: true } : {}),
+    ...(scenario.includeUsage ? { stream_options: { include_usage: true } } : {}),
   });
 }
 
@@ -78,6 +99,8 @@ export const usage = `Usage: node bench/run.ts [options]
   --rounds N           repeat every cell N times; the table shows medians (default 2)
   --scenarios a,b      subset of: ${allScenarios.map((s) => s.name).join(', ')}
   --targets a,b        subset of: ${allTargets.join(', ')}
+                       (default ${defaultTargets.join(',')}; sluice-noacct runs Sluice with
+                       llm.accounting off, and the report adds the accounting CPU ratio)
   --config FILE        Sluice config to derive from (default ${exampleConfig})
   --bare-api API       bare forwarder on undici pool.stream (default) or request + pipeline
   --cpu-prof           run both proxies under node --cpu-prof; summarize the
@@ -96,8 +119,9 @@ function subset<T>(
   all: readonly T[],
   nameOf: (item: T) => string,
   flag: string,
+  fallback: readonly T[] = all,
 ): T[] {
-  if (value === undefined) return [...all];
+  if (value === undefined) return [...fallback];
   return value.split(',').map((name) => {
     const found = all.find((item) => nameOf(item) === name.trim());
     if (found === undefined)
@@ -130,7 +154,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     warmupMs: positive(values['warmup-s'], 'warmup-s', quick ? 1 : 2) * 1000,
     rounds: Math.round(positive(values.rounds, 'rounds', quick ? 1 : 2)),
     scenarios: subset(values.scenarios, allScenarios, (s) => s.name, 'scenarios'),
-    targets: subset(values.targets, allTargets, (t) => t, 'targets'),
+    targets: subset(values.targets, allTargets, (t) => t, 'targets', defaultTargets),
     cpuProf: values['cpu-prof'] === true,
     config: values.config ?? exampleConfig,
     bareApi,

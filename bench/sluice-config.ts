@@ -33,8 +33,15 @@ export interface BenchPorts {
   readonly admin: number;
 }
 
-export async function writeBenchConfig(source: string, mockUrl: string, ports: BenchPorts, target: string) {
+export async function writeBenchConfig(
+  source: string,
+  mockUrl: string,
+  ports: BenchPorts,
+  target: string,
+  llmAccounting = true,
+) {
   const doc = parseDocument(await readFile(source, 'utf8'));
+  if (!llmAccounting) doc.setIn(['llm', 'accounting'], false);
   doc.setIn(['listener', 'host'], '127.0.0.1');
   doc.setIn(['listener', 'port'], ports.proxy);
   doc.setIn(['admin', 'host'], '127.0.0.1');
