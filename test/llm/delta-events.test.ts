@@ -121,3 +121,43 @@ t.test('a stream written with json.dumps spacing is accounted like a compact one
   );
   t.ok(outcome.complete);
 });
+
+t.test('read in batches, a token still gets the arrival time of its own chunk', async (t) => {
+  const observer = new ResponseObserver('openai', 'chat', true);
+  const event = (content: string) =>
+    Buffer.from(
+      `data: {"model":"m","choices":[{"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`,
+    );
+  observer.observe(event(''));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const beforeFirst = performance.now();
+  observer.observe(event('a'));
+  const afterFirst = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  for (let i = 0; i < 200; i++) observer.observe(event('b'));
+  const beforeLast = performance.now();
+  observer.observe(event('c'));
+  const afterLast = performance.now();
+  const pending = (observer as unknown as { pending: Buffer[] }).pending;
+  t.ok(pending.length < 64, `at most a batch is held (${pending.length})`);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const outcome = observer.finish();
+  t.ok(outcome.firstTokenAt! >= beforeFirst && outcome.firstTokenAt! <= afterFirst, 'first token: its chunk');
+  t.ok(outcome.lastTokenAt! >= beforeLast && outcome.lastTokenAt! <= afterLast, 'last token: its chunk');
+});
+
+t.test('a stream is read as latin1, and what is kept of it comes out as UTF-8', async (t) => {
+  const observer = new ResponseObserver('openai', 'chat', true);
+  const stream = Buffer.from(
+    'data: {"model":"modèle-日本","choices":[{"delta":{"content":"é"},"finish_reason":null}]}\n\n' +
+      'data: {"model":"modèle-日本","choices":[{"delta":{},"finish_reason":"arrêt"}]}\n\ndata: [DONE]\n\n',
+  );
+  // Split inside a multi-byte character.
+  const cut = stream.indexOf('日') + 1;
+  observer.observe(stream.subarray(0, cut));
+  observer.observe(stream.subarray(cut));
+  const outcome = observer.finish();
+  t.equal(outcome.responseModel, 'modèle-日本');
+  t.same(outcome.finishReasons, ['arrêt']);
+  t.ok(outcome.firstTokenAt !== undefined, 'the non-ASCII delta is a token');
+});
