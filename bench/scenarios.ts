@@ -37,7 +37,8 @@ export const allScenarios: readonly Scenario[] = [
   },
   {
     name: 'sse-light',
-    title: 'chat completion, SSE with include_usage, 8 connections: CPU per request without saturating the machine',
+    title:
+      'chat completion, SSE with include_usage, 8 connections: CPU per request without saturating the machine',
     connections: 8,
     stream: true,
     includeUsage: true,
