@@ -34,7 +34,8 @@ function llmFields(llm: LlmSummary): string {
   if (llm.model !== undefined) fields += `,"model":${quoted(llm.model.slice(0, MAX_LOGGED_MODEL_CHARS))}`;
   if (llm.inputTokens !== undefined) fields += `,"input_tokens":${numeric(llm.inputTokens)}`;
   if (llm.outputTokens !== undefined) fields += `,"output_tokens":${numeric(llm.outputTokens)}`;
-  if (llm.costUsd !== undefined) fields += `,"cost_usd":${numeric(llm.costUsd)}`;
+  // Rounded to a millionth of a cent: sums of float products otherwise print as 0.000010049999999999999.
+  if (llm.costUsd !== undefined) fields += `,"cost_usd":${numeric(Math.round(llm.costUsd * 1e8) / 1e8)}`;
   if (llm.ttftMs !== undefined) fields += `,"ttft_ms":${numeric(Math.round(llm.ttftMs * 1000) / 1000)}`;
   return fields;
 }

@@ -186,7 +186,7 @@ export const metricCatalog = {
   genAiTimeToFirstToken: {
     name: 'gen_ai_server_time_to_first_token_seconds',
     type: 'histogram',
-    help: 'Streamed LLM responses: time from sending the request upstream to the first output token.',
+    help: 'Streamed LLM responses: time from sending the request upstream until Sluice passes the first output token on.',
     unit: 'seconds',
     labels: genAiLabels,
     buckets: timeToFirstTokenBuckets,

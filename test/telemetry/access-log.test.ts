@@ -37,7 +37,7 @@ function viaPino(record: AccessRecord, now: number): string {
       model: llm.model,
       input_tokens: llm.inputTokens,
       output_tokens: llm.outputTokens,
-      cost_usd: llm.costUsd,
+      cost_usd: llm.costUsd === undefined ? undefined : Math.round(llm.costUsd * 1e8) / 1e8,
       ttft_ms: llm.ttftMs,
     };
     logger.info({ ...http, ...llmFields }, 'request');
@@ -56,7 +56,13 @@ t.test('the access-log line is byte for byte what pino writes for the same recor
     { ...base, duration_ms: Number.NaN, bytes_out: 0 },
     {
       ...base,
-      llm: { model: 'gpt-4o-mini', inputTokens: 1200, outputTokens: 87, costUsd: 0.0002322, ttftMs: 312.25 },
+      llm: {
+        model: 'gpt-4o-mini',
+        inputTokens: 1200,
+        outputTokens: 87,
+        costUsd: 0.00023220000000000001,
+        ttftMs: 312.25,
+      },
     },
     {
       ...base,
