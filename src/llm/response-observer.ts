@@ -174,7 +174,8 @@ export class ResponseObserver {
     if (!chunks) return;
     let body: Json | undefined;
     try {
-      let raw: Buffer = Buffer.concat(chunks, this.jsonBytes);
+      // Most answers arrive in one chunk: no copy then.
+      let raw: Buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.jsonBytes);
       const decode = this.contentEncoding === undefined ? undefined : decoders[this.contentEncoding];
       if (decode) raw = decode(raw, { maxOutputLength: MAX_OBSERVED_JSON_BYTES });
       body = object(JSON.parse(raw.toString('utf8')));

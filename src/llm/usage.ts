@@ -30,9 +30,20 @@ function object(value: unknown): Json | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
 }
 
+const usageKeys = ['input', 'output', 'cachedInput', 'cacheCreationInput', 'reasoning'] as const;
+
+/** Only the counts the provider gave; undefined when it gave none. Per request, so no entries() round trip. */
 function withoutUndefined(usage: TokenUsage): TokenUsage | undefined {
-  const entries = Object.entries(usage).filter(([, v]) => v !== undefined);
-  return entries.length === 0 ? undefined : (Object.fromEntries(entries) as TokenUsage);
+  const counts: { -readonly [K in keyof TokenUsage]: TokenUsage[K] } = {};
+  let any = false;
+  for (const key of usageKeys) {
+    const value = usage[key];
+    if (value !== undefined) {
+      counts[key] = value;
+      any = true;
+    }
+  }
+  return any ? counts : undefined;
 }
 
 /**
