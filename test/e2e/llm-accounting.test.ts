@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { request } from 'undici';
+import { llmRoutes } from '../support/llm-routes.ts';
 import { startMockBackend } from '../support/mock-backend.ts';
 import { promtool, promtoolMissing } from '../support/promtool.ts';
 import { scrape, total } from '../support/scrape.ts';
@@ -227,23 +228,7 @@ t.test('tokens, cost, TTFT and finish reasons equal what the mock reported', asy
         ],
       },
     },
-    routes: [
-      {
-        name: 'anthropic',
-        match: { path_prefix: '/v1/messages' },
-        upstream: 'backend',
-        protocol: 'anthropic',
-      },
-      {
-        name: 'ensure',
-        match: { path_prefix: '/ensure/' },
-        strip_prefix: '/ensure',
-        upstream: 'backend',
-        protocol: 'openai',
-        ensure_stream_usage: true,
-      },
-      { name: 'openai', match: { path_prefix: '/v1/' }, upstream: 'backend', protocol: 'openai' },
-    ],
+    routes: llmRoutes(),
     llm: {
       model_labels: ['gpt-*', 'claude-*', 'text-embedding-*'],
       prices: [

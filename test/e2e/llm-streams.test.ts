@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import t, { type Test } from 'tap';
 import { request } from 'undici';
+import { llmRoutes } from '../support/llm-routes.ts';
 import { startMockBackend, withoutPerRequestFields } from '../support/mock-backend.ts';
 import { scrape, total } from '../support/scrape.ts';
 import { startSluice } from '../support/sluice.ts';
@@ -24,23 +25,7 @@ const message = {
 function routes(upstream: string) {
   return {
     upstreams: { backend: { url: upstream } },
-    routes: [
-      {
-        name: 'anthropic',
-        match: { path_prefix: '/v1/messages' },
-        upstream: 'backend',
-        protocol: 'anthropic',
-      },
-      {
-        name: 'ensure',
-        match: { path_prefix: '/ensure/' },
-        strip_prefix: '/ensure',
-        upstream: 'backend',
-        protocol: 'openai',
-        ensure_stream_usage: true,
-      },
-      { name: 'openai', match: { path_prefix: '/v1/' }, upstream: 'backend', protocol: 'openai' },
-    ],
+    routes: llmRoutes(),
     llm: { prices: [{ model: 'gpt-*', input: 1, output: 1 }] },
   };
 }
