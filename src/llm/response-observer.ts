@@ -21,6 +21,8 @@ export const MAX_OBSERVED_JSON_BYTES = 8 * 1024 * 1024;
  * its chunk's arrival time.
  */
 const MAX_PENDING_CHUNKS = 64;
+/** ...or sooner when they hold this many bytes, so a stream of large chunks holds no more than this. */
+const MAX_PENDING_BYTES = 256 * 1024;
 
 type Decoder = (data: Buffer, options: { maxOutputLength: number }) => Buffer;
 
@@ -92,6 +94,7 @@ export class ResponseObserver {
   /** SSE chunks not read yet, and when each arrived (performance.now()). */
   private pending: Buffer[] = [];
   private pendingAt: number[] = [];
+  private pendingBytes = 0;
   /** The arrival time of the chunk being read: a token's time is its chunk's. */
   private chunkAt = 0;
   /** The parser threw (a bug, not bad input): observation stops, the stream goes on. */
@@ -120,7 +123,9 @@ export class ResponseObserver {
       if (this.failed) return;
       this.pending.push(chunk);
       this.pendingAt.push(performance.now());
-      if (this.pending.length >= MAX_PENDING_CHUNKS) this.readPending();
+      this.pendingBytes += chunk.length;
+      if (this.pending.length >= MAX_PENDING_CHUNKS || this.pendingBytes >= MAX_PENDING_BYTES)
+        this.readPending();
       return;
     }
     if (!this.jsonChunks) return;
@@ -137,6 +142,7 @@ export class ResponseObserver {
     const times = this.pendingAt;
     this.pending = [];
     this.pendingAt = [];
+    this.pendingBytes = 0;
     try {
       for (let i = 0; i < chunks.length; i++) {
         this.chunkAt = times[i]!;

@@ -161,3 +161,17 @@ t.test('a stream is read as latin1, and what is kept of it comes out as UTF-8', 
   t.same(outcome.finishReasons, ['arrêt']);
   t.ok(outcome.firstTokenAt !== undefined, 'the non-ASCII delta is a token');
 });
+
+t.test('large chunks are read sooner: the bytes held stay bounded', async (t) => {
+  const observer = new ResponseObserver('openai', 'chat', true);
+  const big = Buffer.from(
+    `data: {"model":"m","choices":[{"delta":{"content":"${'x'.repeat(100_000)}"},"finish_reason":null}]}\n\n`,
+  );
+  for (let i = 0; i < 10; i++) observer.observe(big);
+  const held = (observer as unknown as { pending: Buffer[] }).pending.reduce(
+    (sum, chunk) => sum + chunk.length,
+    0,
+  );
+  t.ok(held < 256 * 1024, `${held} bytes held`);
+  t.ok(observer.finish().firstTokenAt !== undefined);
+});
