@@ -4,8 +4,8 @@
  * times of the first and last output token. SSE goes through eventsource-parser, in batches of
  * chunks (see MAX_PENDING_CHUNKS); a JSON body is kept up to a cap and parsed at the end.
  */
-import * as zlib from 'node:zlib';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import { decodeBody, utf8FromLatin1 } from './body-decoding.ts';
 import { classifyDelta } from './delta-events.ts';
 import type { LlmOperation, LlmProtocol } from './request.ts';
 import { anthropicUsage, mergeUsage, openaiUsage, type TokenUsage, withCacheInInput } from './usage.ts';
@@ -23,22 +23,6 @@ export const MAX_OBSERVED_JSON_BYTES = 8 * 1024 * 1024;
 const MAX_PENDING_CHUNKS = 64;
 /** ...or sooner when they hold this many bytes, so a stream of large chunks holds no more than this. */
 const MAX_PENDING_BYTES = 256 * 1024;
-
-type Decoder = (data: Buffer, options: { maxOutputLength: number }) => Buffer;
-
-const decoders: Readonly<Record<string, Decoder>> = {
-  gzip: zlib.gunzipSync,
-  'x-gzip': zlib.gunzipSync,
-  deflate: zlib.inflateSync,
-  br: zlib.brotliDecompressSync,
-  // zstd arrived in Node 22.15; earlier 22.x lack it.
-  ...(typeof zlib.zstdDecompressSync === 'function' ? { zstd: zlib.zstdDecompressSync as Decoder } : {}),
-};
-
-/** Whether a JSON body in this Content-Encoding can be read (decompressed once, at its end). */
-export function canDecodeJson(contentEncoding: string): boolean {
-  return contentEncoding in decoders;
-}
 
 export interface LlmOutcome {
   readonly responseModel: string | undefined;
@@ -59,18 +43,6 @@ type Json = Record<string, unknown>;
 
 function object(value: unknown): Json | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
-}
-
-/**
- * SSE is read as latin1 — one character per byte, so no decoder state across chunks and the
- * cheapest string to make, and the protocol's own syntax is ASCII — so the few strings kept from
- * it are re-read as the UTF-8 they were.
- */
-function utf8FromLatin1(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    if (value.charCodeAt(i) > 0x7f) return Buffer.from(value, 'latin1').toString('utf8');
-  }
-  return value;
 }
 
 function text(value: unknown): string | undefined {
@@ -182,8 +154,7 @@ export class ResponseObserver {
     try {
       // Most answers arrive in one chunk: no copy then.
       let raw: Buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.jsonBytes);
-      const decode = this.contentEncoding === undefined ? undefined : decoders[this.contentEncoding];
-      if (decode) raw = decode(raw, { maxOutputLength: MAX_OBSERVED_JSON_BYTES });
+      raw = decodeBody(raw, this.contentEncoding, MAX_OBSERVED_JSON_BYTES);
       body = object(JSON.parse(raw.toString('utf8')));
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {

@@ -5,9 +5,10 @@
  * upstream for usage and takes the usage chunk out of the stream again before the client sees it.
  */
 import { Readable } from 'node:stream';
+import { canDecodeJson } from '../llm/body-decoding.ts';
 import type { LlmExchange } from '../llm/exchange.ts';
 import { describeLlmRequest, type LlmProtocol } from '../llm/request.ts';
-import { canDecodeJson, ResponseObserver } from '../llm/response-observer.ts';
+import { ResponseObserver } from '../llm/response-observer.ts';
 import { UsageChunkStripper, withIncludeUsage } from '../llm/stream-usage.ts';
 import type { Stage } from '../pipeline/compose.ts';
 import type { ProxyContext, ResponseDraft } from '../pipeline/context.ts';
