@@ -4,15 +4,14 @@
  * client's stream as it would be without it, and bad or cut-off responses are counted without
  * breaking anything.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { request } from 'undici';
 import { llmRoutes } from '../support/llm-routes.ts';
 import { startMockBackend, withoutPerRequestFields } from '../support/mock-backend.ts';
 import { scrape, total } from '../support/scrape.ts';
 import { startSluice } from '../support/sluice.ts';
+import { signal, startUpstream } from '../support/upstream-server.ts';
 
 const prompt = 'Name three rivers, please.';
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] };
@@ -110,27 +109,6 @@ t.test('ensure_stream_usage: the client stream is the one it asked for', async (
   t.ok(total(samples, 'sluice_llm_tokens_total', { route: 'ensure', gen_ai_token_type: 'output' }) >= 8 * 4);
 });
 
-async function startUpstream(
-  t: Test,
-  handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>,
-): Promise<string> {
-  const server = createServer((req, res) => void handler(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 const openaiChunk = (n: number) =>
   `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"w${n}"},"finish_reason":null}],"usage":null}\n\n`;
 const anthropicDelta = (n: number) =>
@@ -162,7 +140,7 @@ t.test('each event reaches the client before the upstream sends the next', { tim
     ['responses', '/v1/responses', { model: 'gpt-4o-mini', input: prompt, stream: true }, responsesDelta],
   ];
   for (const [name, path, body, event] of runs) {
-    received = Array.from({ length: events }, deferred);
+    received = Array.from({ length: events }, signal);
     eventOf = event;
     const res = await request(`${url}${path}`, {
       method: 'POST',

@@ -4,34 +4,11 @@
  * the upstream through backpressure instead of filling Sluice's memory.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { request } from 'undici';
 import { singleRoute, startSluice } from '../support/sluice.ts';
-
-async function startUpstream(
-  t: Test,
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<string> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** A promise with its resolver, for lockstep exchanges between the test's two ends. */
-function signal(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
+import { signal, startUpstream } from '../support/upstream-server.ts';
 
 t.test(
   'SSE: each event reaches the client before the upstream writes the next',
