@@ -1,4 +1,5 @@
 import t from 'tap';
+import { loadConfig } from '../../src/config/load.ts';
 import { costUsd, PriceBook } from '../../src/llm/prices.ts';
 
 const book = new PriceBook(
@@ -49,4 +50,20 @@ t.test('the lookup memo stays bounded under endless model names', async (t) => {
   const memo = (book as unknown as { memo: Map<string, unknown> }).memo;
   t.ok(memo.size <= 4096, `memo holds ${memo.size}`);
   t.equal(book.priceFor('openai', 'gpt-4o-mini')?.input, 0.15, 'still answers after clearing');
+});
+
+t.test('no price in the example config is shadowed by an earlier, broader glob', async (t) => {
+  const { config } = await loadConfig('config/sluice.example.yaml', {});
+  const prices = config.llm.prices;
+  const examples = new PriceBook(prices, {});
+  for (const entry of prices) {
+    // A name the entry's glob matches: each `*` and `?` filled with a letter.
+    const name = entry.model.replace(/[*?]/g, 'x');
+    const price = examples.priceFor('u', name);
+    t.same(
+      [price?.input, price?.output, price?.cachedInput],
+      [entry.input, entry.output, entry.cached_input ?? entry.input],
+      `${name} gets the ${entry.model} price`,
+    );
+  }
 });
