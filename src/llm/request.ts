@@ -3,6 +3,7 @@
  * that is not a JSON object is described as `parsed: false` and forwarded untouched; this layer
  * never rejects a request.
  */
+import { type JsonObject, jsonObject } from './json.ts';
 
 export type LlmProtocol = 'openai' | 'anthropic';
 
@@ -54,19 +55,16 @@ export function operationFor(protocol: LlmProtocol, path: string): LlmOperation 
   return 'other';
 }
 
-function parseObject(body: Buffer | undefined): Record<string, unknown> | undefined {
+function parseObject(body: Buffer | undefined): JsonObject | undefined {
   if (!body || body.length === 0) return undefined;
   try {
-    const value: unknown = JSON.parse(body.toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return jsonObject(JSON.parse(body.toString('utf8')));
   } catch {
     return undefined;
   }
 }
 
-function maxTokensOf(body: Record<string, unknown>): number | undefined {
+function maxTokensOf(body: JsonObject): number | undefined {
   for (const field of ['max_completion_tokens', 'max_output_tokens', 'max_tokens']) {
     const value = body[field];
     if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
@@ -100,9 +98,6 @@ export function describeLlmRequest(
     model: typeof json['model'] === 'string' ? json['model'] : undefined,
     stream: json['stream'] === true,
     maxTokens: maxTokensOf(json),
-    includeUsage:
-      options !== null &&
-      typeof options === 'object' &&
-      (options as Record<string, unknown>)['include_usage'] === true,
+    includeUsage: jsonObject(options)?.['include_usage'] === true,
   };
 }

@@ -7,6 +7,7 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import { decodeBody, utf8FromLatin1 } from './body-decoding.ts';
 import { classifyDelta } from './delta-events.ts';
+import { type JsonObject, jsonObject } from './json.ts';
 import type { LlmOperation, LlmProtocol } from './request.ts';
 import { anthropicUsage, mergeUsage, openaiUsage, type TokenUsage, withCacheInInput } from './usage.ts';
 
@@ -37,12 +38,6 @@ export interface LlmOutcome {
   readonly malformed: number;
   /** A JSON body over MAX_OBSERVED_JSON_BYTES, forwarded but not read. */
   readonly tooLarge: boolean;
-}
-
-type Json = Record<string, unknown>;
-
-function object(value: unknown): Json | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
 }
 
 function text(value: unknown): string | undefined {
@@ -150,12 +145,12 @@ export class ResponseObserver {
     const chunks = this.jsonChunks;
     this.jsonChunks = undefined;
     if (!chunks) return;
-    let body: Json | undefined;
+    let body: JsonObject | undefined;
     try {
       // Most answers arrive in one chunk: no copy then.
       let raw: Buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.jsonBytes);
       raw = decodeBody(raw, this.contentEncoding, MAX_OBSERVED_JSON_BYTES);
-      body = object(JSON.parse(raw.toString('utf8')));
+      body = jsonObject(JSON.parse(raw.toString('utf8')));
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
         this.tooLarge = true;
@@ -182,20 +177,20 @@ export class ResponseObserver {
       return;
     }
     for (const choice of Array.isArray(body['choices']) ? body['choices'] : []) {
-      const reason = text(object(choice)?.['finish_reason']);
+      const reason = text(jsonObject(choice)?.['finish_reason']);
       if (reason) this.finishReasons.push(reason);
     }
   }
 
   /** Anthropic count_tokens answers `{"input_tokens": N}` without a usage object. */
-  private inputTokensOnly(body: Json): TokenUsage | undefined {
+  private inputTokensOnly(body: JsonObject): TokenUsage | undefined {
     const input = body['input_tokens'];
     return typeof input === 'number' ? { input } : undefined;
   }
 
-  private responsesFinishReason(response: Json): string | undefined {
+  private responsesFinishReason(response: JsonObject): string | undefined {
     const status = text(response['status']);
-    const incomplete = text(object(response['incomplete_details'])?.['reason']);
+    const incomplete = text(jsonObject(response['incomplete_details'])?.['reason']);
     return incomplete ?? status;
   }
 
@@ -212,9 +207,9 @@ export class ResponseObserver {
     );
     if (verdict === 'token') this.token();
     if (verdict !== 'parse') return;
-    let data: Json | undefined;
+    let data: JsonObject | undefined;
     try {
-      data = object(JSON.parse(event.data));
+      data = jsonObject(JSON.parse(event.data));
     } catch {
       data = undefined;
     }
@@ -232,11 +227,11 @@ export class ResponseObserver {
     this.lastTokenAt = this.chunkAt;
   }
 
-  private onOpenaiChunk(chunk: Json): void {
+  private onOpenaiChunk(chunk: JsonObject): void {
     this.responseModel ??= text(chunk['model']);
     for (const choice of Array.isArray(chunk['choices']) ? chunk['choices'] : []) {
-      const c = object(choice);
-      const delta = object(c?.['delta']);
+      const c = jsonObject(choice);
+      const delta = jsonObject(c?.['delta']);
       if (text(delta?.['content']) || text(c?.['text']) || Array.isArray(delta?.['tool_calls'])) this.token();
       const reason = text(c?.['finish_reason']);
       if (reason) this.finishReasons.push(reason);
@@ -244,13 +239,13 @@ export class ResponseObserver {
     this.usage = mergeUsage(this.usage, openaiUsage(chunk['usage']));
   }
 
-  private onResponsesEvent(event: Json): void {
+  private onResponsesEvent(event: JsonObject): void {
     const type = text(event['type']);
     if (type === 'response.output_text.delta' || type === 'response.function_call_arguments.delta') {
       this.token();
       return;
     }
-    const response = object(event['response']);
+    const response = jsonObject(event['response']);
     if (!response) return;
     this.responseModel = text(response['model']) ?? this.responseModel;
     if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
@@ -261,10 +256,10 @@ export class ResponseObserver {
     }
   }
 
-  private onAnthropicEvent(event: Json): void {
+  private onAnthropicEvent(event: JsonObject): void {
     switch (text(event['type'])) {
       case 'message_start': {
-        const message = object(event['message']);
+        const message = jsonObject(event['message']);
         this.responseModel = text(message?.['model']);
         this.usage = mergeUsage(this.usage, anthropicUsage(message?.['usage']));
         return;
@@ -273,7 +268,7 @@ export class ResponseObserver {
         this.token();
         return;
       case 'message_delta': {
-        const reason = text(object(event['delta'])?.['stop_reason']);
+        const reason = text(jsonObject(event['delta'])?.['stop_reason']);
         if (reason) this.finishReasons.push(reason);
         this.usage = mergeUsage(this.usage, anthropicUsage(event['usage']));
         return;

@@ -7,8 +7,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { createParser } from 'eventsource-parser';
-
-type Json = Record<string, unknown>;
+import { type JsonObject, jsonObject } from './json.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -21,19 +20,15 @@ const NULL = Buffer.from('null');
 /** Fatal, so that a body that is not valid UTF-8 is left alone rather than re-encoded lossily. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function object(value: unknown): Json | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
-}
-
 /**
  * The request body asking for usage, or undefined when there is nothing to do: not a JSON object
  * streaming, usage already asked for, or a `stream_options` that is not an object (left for the
  * upstream to reject as it would have).
  */
 export function withIncludeUsage(body: Buffer): Buffer | undefined {
-  let request: Json | undefined;
+  let request: JsonObject | undefined;
   try {
-    request = object(JSON.parse(utf8.decode(body)));
+    request = jsonObject(JSON.parse(utf8.decode(body)));
   } catch {
     return undefined;
   }
@@ -42,7 +37,7 @@ export function withIncludeUsage(body: Buffer): Buffer | undefined {
   if (options === undefined || options === null) {
     request['stream_options'] = { include_usage: true };
   } else {
-    const existing = object(options);
+    const existing = jsonObject(options);
     if (existing === undefined || existing['include_usage'] === true) return undefined;
     existing['include_usage'] = true;
   }
@@ -176,17 +171,17 @@ export class UsageChunkStripper extends Transform {
     const usage = chunk['usage'];
     if (usage === null) return this.withoutNullUsage(event, chunk) ?? 'pass';
     const choices = chunk['choices'];
-    return object(usage) && Array.isArray(choices) && choices.length === 0 ? 'drop' : 'pass';
+    return jsonObject(usage) && Array.isArray(choices) && choices.length === 0 ? 'drop' : 'pass';
   }
 
   /** The data of a whole event as a JSON object, if it is one. */
-  private json(event: Buffer): Json | undefined {
+  private json(event: Buffer): JsonObject | undefined {
     this.data = undefined;
     this.parser.feed(event.toString('utf8'));
     this.parser.reset();
     if (this.data === undefined) return undefined;
     try {
-      return object(JSON.parse(this.data));
+      return jsonObject(JSON.parse(this.data));
     } catch {
       return undefined;
     }
@@ -197,7 +192,7 @@ export class UsageChunkStripper extends Transform {
    * parsed again and kept only if the result is exactly the chunk without `usage`, which rules out
    * nested members, keys written twice and text in other fields.
    */
-  private withoutNullUsage(event: Buffer, chunk: Json): Buffer | undefined {
+  private withoutNullUsage(event: Buffer, chunk: JsonObject): Buffer | undefined {
     const expected = { ...chunk };
     delete expected['usage'];
     let at = event.lastIndexOf(USAGE_KEY);

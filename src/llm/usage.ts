@@ -3,6 +3,7 @@
  * count; nothing is estimated here. Absent fields stay undefined rather than becoming 0, so "the
  * provider did not say" is never reported as "zero tokens".
  */
+import { jsonObject } from './json.ts';
 
 export interface TokenUsage {
   /**
@@ -20,14 +21,8 @@ export interface TokenUsage {
   reasoning?: number;
 }
 
-type Json = Record<string, unknown>;
-
 function count(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
-}
-
-function object(value: unknown): Json | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
 }
 
 const usageKeys = ['input', 'output', 'cachedInput', 'cacheCreationInput', 'reasoning'] as const;
@@ -51,10 +46,12 @@ function withoutUndefined(usage: TokenUsage): TokenUsage | undefined {
  * `completion_tokens`) or the Responses API (`input_tokens`, `output_tokens`).
  */
 export function openaiUsage(raw: unknown): TokenUsage | undefined {
-  const usage = object(raw);
+  const usage = jsonObject(raw);
   if (!usage) return undefined;
-  const inputDetails = object(usage['prompt_tokens_details']) ?? object(usage['input_tokens_details']);
-  const outputDetails = object(usage['completion_tokens_details']) ?? object(usage['output_tokens_details']);
+  const inputDetails =
+    jsonObject(usage['prompt_tokens_details']) ?? jsonObject(usage['input_tokens_details']);
+  const outputDetails =
+    jsonObject(usage['completion_tokens_details']) ?? jsonObject(usage['output_tokens_details']);
   return withoutUndefined({
     input: count(usage['prompt_tokens']) ?? count(usage['input_tokens']),
     output: count(usage['completion_tokens']) ?? count(usage['output_tokens']),
@@ -65,7 +62,7 @@ export function openaiUsage(raw: unknown): TokenUsage | undefined {
 
 /** An Anthropic `usage` object (message, message_start, message_delta). */
 export function anthropicUsage(raw: unknown): TokenUsage | undefined {
-  const usage = object(raw);
+  const usage = jsonObject(raw);
   if (!usage) return undefined;
   return withoutUndefined({
     input: count(usage['input_tokens']),
