@@ -31,6 +31,12 @@ export function requireArray(exchange: MockExchange, body: JsonObject, field: st
   return undefined;
 }
 
+/** `stream_options.include_obfuscation` (OpenAI): padding on delta chunks, on unless set to false. */
+export function includeObfuscation(body: JsonObject): boolean {
+  const options = body['stream_options'];
+  return !isJsonObject(options) || options['include_obfuscation'] !== false;
+}
+
 /** `stream_options.include_usage` (OpenAI): ask for the final usage chunk. */
 export function includeUsage(body: JsonObject): boolean {
   const options = body['stream_options'];

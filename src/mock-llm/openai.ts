@@ -3,6 +3,7 @@
  * sequence and fields follow OpenAI's own streams, so SDK stream helpers and usage accounting work.
  */
 import {
+  includeObfuscation,
   includeUsage,
   type JsonObject,
   requireArray,
@@ -63,14 +64,41 @@ function promptTokens(prompt: unknown): number {
   return ids + estimateTokens(contentCharacters(prompt));
 }
 
+const PADDING_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * OpenAI pads every delta chunk with an `obfuscation` member of random characters, so chunk sizes do
+ * not give away token lengths (`stream_options.include_obfuscation: false` turns it off). The mock's
+ * 1–16 characters round the choice's length up the same way, but are derived from the chunk, so
+ * identical requests still get byte-identical streams.
+ */
+function obfuscation(choice: string): string {
+  const length = 1 + ((16 - (choice.length % 16)) % 16);
+  let padding = '';
+  for (let i = 0; i < length; i++)
+    padding +=
+      PADDING_ALPHABET[(choice.charCodeAt(i % choice.length) * 7 + i * 13) % PADDING_ALPHABET.length];
+  return padding;
+}
+
 /**
  * The SSE events of one stream, built lazily from one shared prefix per request: only the part that
  * changes per chunk is concatenated, and nothing is built once the client has gone.
  */
-function* chunkEvents(prefix: string, suffix: string, choices: Iterable<string>, usage: Usage | undefined) {
-  for (const choice of choices) yield `${prefix}[${choice}]${suffix}`;
+function* chunkEvents(prefix: string, tail: StreamTail, choices: Iterable<string>, usage: Usage | undefined) {
+  const usageNull = tail.usageNull ? ',"usage":null' : '';
+  for (const choice of choices) {
+    const padding = tail.obfuscation ? `,"obfuscation":"${obfuscation(choice)}"` : '';
+    yield `${prefix}[${choice}]${usageNull}${padding}}\n\n`;
+  }
   if (usage) yield `${prefix}[],"usage":${JSON.stringify(usage)}}\n\n`;
   yield DONE_EVENT;
+}
+
+interface StreamTail {
+  /** `"usage":null` on every chunk before the usage chunk (when usage was asked for). */
+  readonly usageNull: boolean;
+  readonly obfuscation: boolean;
 }
 
 function streamPrefix(id: string, object: string, model: string): string {
@@ -102,11 +130,9 @@ interface StreamShape {
 
 function stream(exchange: MockExchange, body: JsonObject, shape: StreamShape, usage: Usage): Promise<void> {
   const withUsage = includeUsage(body);
-  // OpenAI sends `"usage":null` on every chunk but the last when usage was asked for.
-  const suffix = withUsage ? ',"usage":null}\n\n' : '}\n\n';
   const events = chunkEvents(
     streamPrefix(shape.id, shape.object, shape.model),
-    suffix,
+    { usageNull: withUsage, obfuscation: includeObfuscation(body) },
     shape.choices,
     withUsage ? usage : undefined,
   );

@@ -78,6 +78,22 @@ t.test(
   },
 );
 
+t.test('delta chunks carry OpenAI-style obfuscation padding unless the request turns it off', async (t) => {
+  const padded = await streamText({ model: 'gpt-4o-mini', messages, stream: true });
+  for (const chunk of padded.chunks) {
+    const padding = (chunk as { obfuscation?: unknown }).obfuscation;
+    t.ok(typeof padding === 'string' && /^[A-Za-z0-9]{1,16}$/.test(padding), `padding ${String(padding)}`);
+  }
+  const plain = await streamText({
+    model: 'gpt-4o-mini',
+    messages,
+    stream: true,
+    stream_options: { include_obfuscation: false },
+  });
+  for (const chunk of plain.chunks) t.notOk('obfuscation' in chunk);
+  t.equal(plain.text, padded.text, 'the same text either way');
+});
+
 t.test('text is deterministic per request body', async (t) => {
   const body = { model: 'gpt-4o-mini', messages, stream: true as const };
   const first = await streamText(body);
