@@ -25,6 +25,8 @@ export interface LlmRequest {
   readonly model: string | undefined;
   readonly stream: boolean;
   readonly maxTokens: number | undefined;
+  /** `n`: how many choices were asked for (Chat Completions, Completions). */
+  readonly choices: number | undefined;
   /** OpenAI streams: `stream_options.include_usage` was true. */
   readonly includeUsage: boolean;
 }
@@ -87,6 +89,7 @@ export function describeLlmRequest(
       model: undefined,
       stream: false,
       maxTokens: undefined,
+      choices: undefined,
       includeUsage: false,
     };
   }
@@ -98,6 +101,7 @@ export function describeLlmRequest(
     model: typeof json['model'] === 'string' ? json['model'] : undefined,
     stream: json['stream'] === true,
     maxTokens: maxTokensOf(json),
+    choices: Number.isInteger(json['n']) ? (json['n'] as number) : undefined,
     includeUsage: jsonObject(options)?.['include_usage'] === true,
   };
 }

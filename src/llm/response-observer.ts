@@ -40,6 +40,13 @@ export interface LlmOutcome {
   readonly tooLarge: boolean;
 }
 
+export interface ObserverOptions {
+  /** A compressed JSON body is decompressed at its end (see canDecodeJson). */
+  readonly contentEncoding?: string | undefined;
+  /** The request asked for one choice: a stream's chunks can be read more cheaply (see delta-events.ts). */
+  readonly singleChoice?: boolean | undefined;
+}
+
 function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
@@ -67,17 +74,18 @@ export class ResponseObserver {
   /** The parser threw (a bug, not bad input): observation stops, the stream goes on. */
   private failed = false;
   private readonly contentEncoding: string | undefined;
+  private readonly shape: { modelKnown: boolean; singleChoice: boolean };
 
-  /** `contentEncoding`: a compressed JSON body is decompressed at its end (see canDecodeJson). */
   constructor(
     protocol: LlmProtocol,
     operation: LlmOperation,
     eventStream: boolean,
-    contentEncoding?: string,
+    options: ObserverOptions = {},
   ) {
     this.protocol = protocol;
     this.operation = operation;
-    this.contentEncoding = contentEncoding;
+    this.contentEncoding = options.contentEncoding;
+    this.shape = { modelKnown: false, singleChoice: options.singleChoice ?? false };
     if (eventStream) {
       this.jsonChunks = undefined;
       this.parser = createParser({ onEvent: (event) => this.onEvent(event) });
@@ -199,13 +207,13 @@ export class ResponseObserver {
       this.complete = true;
       return;
     }
-    const verdict = classifyDelta(
-      this.protocol,
-      this.operation,
-      event.data,
-      this.responseModel !== undefined,
-    );
+    this.shape.modelKnown = this.responseModel !== undefined;
+    const verdict = classifyDelta(this.protocol, this.operation, event.data, this.shape);
     if (verdict === 'token') this.token();
+    else if (typeof verdict === 'object') {
+      if (verdict.token) this.token();
+      this.finishReasons.push(verdict.finishReason);
+    }
     if (verdict !== 'parse') return;
     let data: JsonObject | undefined;
     try {

@@ -53,12 +53,11 @@ function observe(ctx: ProxyContext, exchange: LlmExchange, protocol: LlmProtocol
     exchange.unreadable = 'encoded';
     return;
   }
-  const observer = new ResponseObserver(
-    protocol,
-    exchange.request.operation,
-    eventStream,
-    encoded ? encoding : undefined,
-  );
+  const { request } = exchange;
+  const observer = new ResponseObserver(protocol, request.operation, eventStream, {
+    contentEncoding: encoded ? encoding : undefined,
+    singleChoice: request.parsed && (request.choices === undefined || request.choices === 1),
+  });
   exchange.observer = observer;
   if (stripping && eventStream) stripUsage(draft, draft.body, observer);
   else draft.observer = observer;

@@ -15,7 +15,7 @@ t.test('a compressed JSON answer is read once it is complete', async (t) => {
     ['br', brotliCompressSync(answer)],
   ] as const) {
     t.ok(canDecodeJson(encoding), encoding);
-    const observer = new ResponseObserver('openai', 'chat', false, encoding);
+    const observer = new ResponseObserver('openai', 'chat', false, { contentEncoding: encoding });
     const cut = Math.floor(body.length / 2);
     observer.observe(body.subarray(0, cut));
     observer.observe(body.subarray(cut));
@@ -29,7 +29,7 @@ t.test('a compressed JSON answer is read once it is complete', async (t) => {
 
 t.test('a compressed answer that inflates past the cap is too large, not a crash', async (t) => {
   const bomb = gzipSync(Buffer.alloc(MAX_OBSERVED_JSON_BYTES + 1024, 0x20));
-  const observer = new ResponseObserver('openai', 'chat', false, 'gzip');
+  const observer = new ResponseObserver('openai', 'chat', false, { contentEncoding: 'gzip' });
   observer.observe(bomb);
   const outcome = observer.finish();
   t.ok(outcome.tooLarge);

@@ -2,7 +2,10 @@ import t from 'tap';
 import { classifyDelta } from '../../src/llm/delta-events.ts';
 import { ResponseObserver } from '../../src/llm/response-observer.ts';
 
-const chat = (data: string, modelKnown = true) => classifyDelta('openai', 'chat', data, modelKnown);
+const chat = (data: string, modelKnown = true, singleChoice = false) =>
+  classifyDelta('openai', 'chat', data, { modelKnown, singleChoice });
+const known = { modelKnown: true, singleChoice: false };
+const unknown = { modelKnown: false, singleChoice: false };
 
 t.test(
   'OpenAI chunks: token deltas are skipped, anything that may end a choice or carry usage is parsed',
@@ -31,7 +34,11 @@ t.test(
       'token',
       'tool call',
     );
-    t.equal(chat('{"choices":[{"delta":{},"finish_reason":"stop"}]}'), 'parse', 'finish reason');
+    t.same(
+      chat('{"choices":[{"delta":{},"finish_reason":"stop"}]}'),
+      { finishReason: 'stop', token: false },
+      'finish reason, read from the text',
+    );
     t.equal(chat('{"choices":[{"delta":{}, "finish_reason" : "length"}]}'), 'parse', 'finish reason, spaced');
     t.equal(chat('{"choices":[],"usage":{"prompt_tokens":3}}'), 'parse', 'usage chunk');
     t.equal(chat('{"choices":[], "usage": {"prompt_tokens": 3}}'), 'parse', 'usage chunk, spaced');
@@ -65,24 +72,64 @@ t.test(
   },
 );
 
+t.test(
+  'OpenAI chunks as real servers write them: trailing members, several choices, odd values',
+  async (t) => {
+    const openai = (delta: string, finish: string, tail = '') =>
+      `{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${finish}}],"usage":null${tail}}`;
+    t.equal(
+      chat(openai('{"content":"Hi"}', 'null', ',"obfuscation":"k3Jd9"')),
+      'token',
+      'OpenAI obfuscation padding',
+    );
+    t.same(
+      chat(openai('{"content":"!"}', '"length"', ',"obfuscation":"x"')),
+      { finishReason: 'length', token: true },
+      'a last token and the finish reason in one chunk',
+    );
+    t.equal(
+      chat('{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null,"stop_reason":null}]}'),
+      'token',
+      'vLLM stop_reason after the finish reason',
+    );
+    const twoChoices =
+      '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"},{"index":1,"delta":{"content":"b"},"finish_reason":null}]}';
+    t.equal(chat(twoChoices), 'parse', 'another choice finished: parsed');
+    t.equal(chat(twoChoices, true, true), 'token', 'n = 1 asked for: one finish reason per chunk at most');
+    t.equal(
+      chat('{"usage":{"prompt_tokens":1},"choices":[{"delta":{"content":"a"},"finish_reason":null}]}'),
+      'parse',
+      'usage anywhere in the chunk: parsed',
+    );
+    t.equal(
+      chat(openai('{"content":"a"}', 'null').replace('"usage":null', '"usage":{"prompt_tokens":1}')),
+      'parse',
+      'vLLM continuous usage stats: parsed',
+    );
+    t.equal(chat(openai('{}', '"st\\"op"')), 'parse', 'an escaped finish reason: parsed');
+    t.equal(chat(openai('{}', '""')), 'parse', 'an empty finish reason: parsed, like any odd value');
+    t.equal(chat(openai('{}', '7')), 'no-token', 'not a string: ignored, as the parsed path ignores it');
+  },
+);
+
 t.test('Anthropic and Responses API: only content deltas are skipped', async (t) => {
   t.equal(
     classifyDelta(
       'anthropic',
       'chat',
       '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}',
-      true,
+      known,
     ),
     'token',
   );
   t.equal(
-    classifyDelta('anthropic', 'chat', '{ "type": "content_block_delta", "delta": {} }', true),
+    classifyDelta('anthropic', 'chat', '{ "type": "content_block_delta", "delta": {} }', known),
     'token',
   );
   for (const type of ['message_start', 'message_delta', 'message_stop', 'content_block_start', 'ping'])
-    t.equal(classifyDelta('anthropic', 'chat', `{"type":"${type}"}`, true), 'parse', type);
+    t.equal(classifyDelta('anthropic', 'chat', `{"type":"${type}"}`, known), 'parse', type);
   t.equal(
-    classifyDelta('openai', 'responses', '{"type":"response.output_text.delta","delta":"a"}', false),
+    classifyDelta('openai', 'responses', '{"type":"response.output_text.delta","delta":"a"}', unknown),
     'token',
   );
   t.equal(
@@ -90,12 +137,12 @@ t.test('Anthropic and Responses API: only content deltas are skipped', async (t)
       'openai',
       'responses',
       '{"type":"response.function_call_arguments.delta","delta":"{"}',
-      false,
+      unknown,
     ),
     'token',
   );
   t.equal(
-    classifyDelta('openai', 'responses', '{"type":"response.completed","response":{}}', false),
+    classifyDelta('openai', 'responses', '{"type":"response.completed","response":{}}', unknown),
     'parse',
   );
 });
@@ -174,4 +221,33 @@ t.test('large chunks are read sooner: the bytes held stay bounded', async (t) =>
   );
   t.ok(held < 256 * 1024, `${held} bytes held`);
   t.ok(observer.finish().firstTokenAt !== undefined);
+});
+
+t.test('finish reasons read from the text match the parsed ones, one choice or several', async (t) => {
+  const chunk = (choices: string) =>
+    Buffer.from(`data: {"id":"c","model":"m","choices":[${choices}],"usage":null,"obfuscation":"ab"}\n\n`);
+  const stream = [
+    chunk('{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}'),
+    chunk('{"index":0,"delta":{"content":"a"},"finish_reason":null}'),
+    chunk('{"index":1,"delta":{"content":"b"},"finish_reason":null}'),
+    chunk('{"index":0,"delta":{},"finish_reason":"stop"}'),
+    chunk('{"index":1,"delta":{"content":"c"},"finish_reason":"length"}'),
+    Buffer.from('data: [DONE]\n\n'),
+  ];
+  for (const singleChoice of [false, true]) {
+    const observer = new ResponseObserver('openai', 'chat', true, { singleChoice });
+    for (const part of stream) observer.observe(part);
+    const outcome = observer.finish();
+    t.same(outcome.finishReasons, ['stop', 'length'], `singleChoice ${singleChoice}`);
+    t.equal(outcome.responseModel, 'm');
+    t.ok(outcome.complete);
+  }
+  const twoInOne = new ResponseObserver('openai', 'chat', true, { singleChoice: false });
+  twoInOne.observe(chunk('{"index":0,"delta":{"content":"a"},"finish_reason":null}'));
+  twoInOne.observe(
+    chunk(
+      '{"index":0,"delta":{},"finish_reason":"stop"},{"index":1,"delta":{},"finish_reason":"content_filter"}',
+    ),
+  );
+  t.same(twoInOne.finish().finishReasons, ['stop', 'content_filter'], 'two choices ending in one chunk');
 });
