@@ -15,8 +15,11 @@ export interface MetricSpec {
   readonly unit: 'seconds' | 'bytes' | 'ratio' | 'timestamp_seconds' | '';
   readonly labels: readonly string[];
   readonly buckets?: readonly number[];
-  /** Exported by prom-client's default Node.js collectors, not registered by Sluice itself. */
-  readonly external?: true;
+  /**
+   * Not registered by Sluice itself: `runtime` metrics come from prom-client's default Node.js
+   * collectors, `prometheus` ones are written by Prometheus for every scrape (`up`).
+   */
+  readonly external?: 'runtime' | 'prometheus';
   /**
    * The name is fixed by a semantic convention (the Prometheus form of an OpenTelemetry GenAI
    * metric), so it carries that convention's prefix instead of `sluice_`.
@@ -300,7 +303,7 @@ export const metricCatalog = {
     help: 'The 99th percentile of the recorded event loop delay.',
     unit: 'seconds',
     labels: [],
-    external: true,
+    external: 'runtime',
   },
   heapUsed: {
     name: 'nodejs_heap_size_used_bytes',
@@ -308,7 +311,7 @@ export const metricCatalog = {
     help: 'Process heap size used from Node.js in bytes.',
     unit: 'bytes',
     labels: [],
-    external: true,
+    external: 'runtime',
   },
   residentMemory: {
     name: 'process_resident_memory_bytes',
@@ -316,7 +319,24 @@ export const metricCatalog = {
     help: 'Resident memory size in bytes.',
     unit: 'bytes',
     labels: [],
-    external: true,
+    external: 'runtime',
+  },
+  gcDuration: {
+    name: 'nodejs_gc_duration_seconds',
+    type: 'histogram',
+    help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
+    unit: 'seconds',
+    labels: ['kind'],
+    buckets: [0.001, 0.01, 0.1, 1, 2, 5],
+    external: 'runtime',
+  },
+  scrapeUp: {
+    name: 'up',
+    type: 'gauge',
+    help: 'Written by Prometheus for every scrape: 1 when the target answered, 0 when it did not.',
+    unit: '',
+    labels: [],
+    external: 'prometheus',
   },
   cpuSeconds: {
     name: 'process_cpu_seconds_total',
@@ -324,7 +344,7 @@ export const metricCatalog = {
     help: 'Total user and system CPU time spent in seconds.',
     unit: 'seconds',
     labels: [],
-    external: true,
+    external: 'runtime',
   },
 } as const satisfies Record<string, MetricSpec>;
 

@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type MetricKey, type MetricSpec, metricCatalog } from './catalog.ts';
 
 type Catalog = typeof metricCatalog;
-type InternalKey = { [K in MetricKey]: Catalog[K] extends { external: true } ? never : K }[MetricKey];
+type InternalKey = { [K in MetricKey]: Catalog[K] extends { external: string } ? never : K }[MetricKey];
 type LabelsOf<K extends MetricKey> = Catalog[K]['labels'][number];
 type HandleOf<K extends MetricKey> = Catalog[K]['type'] extends 'counter'
   ? Counter<LabelsOf<K>>

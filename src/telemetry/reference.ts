@@ -37,7 +37,8 @@ export function renderMetricReference(catalog: Readonly<Record<string, MetricSpe
   const specs = Object.values(catalog);
   const own = specs.filter((spec) => !spec.external && !spec.convention);
   const genAi = specs.filter((spec) => spec.convention === 'opentelemetry-genai');
-  const runtime = specs.filter((spec) => spec.external);
+  const runtime = specs.filter((spec) => spec.external === 'runtime');
+  const scrape = specs.filter((spec) => spec.external === 'prometheus');
   return [
     `<!-- ${banner} -->`,
     '# Metric reference',
@@ -63,6 +64,11 @@ export function renderMetricReference(catalog: Readonly<Record<string, MetricSpe
     'alert rules and dashboards use).',
     '',
     ...table(runtime),
-    ...bucketList([...genAi, ...own]),
+    '## Written by Prometheus',
+    '',
+    'Not exported by Sluice: Prometheus records these for every scrape. The generated alerts use them.',
+    '',
+    ...table(scrape),
+    ...bucketList([...genAi, ...own, ...runtime]),
   ].join('\n');
 }
