@@ -4,6 +4,7 @@
  * so one run reports everything.
  */
 import { BlockList, isIP } from 'node:net';
+import { checkAsCode } from './checks-ascode.ts';
 import type { ConfigIssue } from './errors.ts';
 import { describeValue, type InterpolatedPaths } from './interpolate.ts';
 import { type ConfigSource, formatKeyPath, type KeySegment } from './source.ts';
@@ -127,5 +128,6 @@ export function checkSemantics(
     for (const [name, upstream] of Object.entries(data['upstreams'])) checkUpstream(ctx, name, upstream);
   }
   checkAdmin(ctx, data['admin']);
+  ctx.issues.push(...checkAsCode(source, data));
   return ctx.issues;
 }

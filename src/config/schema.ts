@@ -4,6 +4,8 @@
  * `npm run generate`; edit here only.
  */
 
+import { alerts, slos } from './schema-ascode.ts';
+
 const durationMs = (description: string, defaultValue: number, minimum = 1) => ({
   type: 'integer',
   minimum,
@@ -447,5 +449,7 @@ export const configSchema = {
     telemetry,
     reload,
     shutdown,
+    alerts,
+    slos,
   },
 } as const;

@@ -22,6 +22,11 @@ export interface SluiceConfig {
   telemetry: TelemetryConfig;
   reload: ReloadConfig;
   shutdown: ShutdownConfig;
+  alerts: AlertsConfig;
+  /**
+   * Service-level objectives. `sluice generate rules` writes Sloth-shaped SLI, error-budget and multi-window burn-rate rules for them (docs/alerts.md).
+   */
+  slos: SloConfig[];
 }
 /**
  * The client-facing HTTP listener.
@@ -334,4 +339,128 @@ export interface ShutdownConfig {
    * How long requests in flight (streams too) may take to finish before Sluice exits anyway. Milliseconds.
    */
   drain_timeout_ms: number;
+}
+/**
+ * Thresholds for the Prometheus alert rules `sluice generate rules` writes (docs/alerts.md). Defaults apply to every route and upstream; `routes` and `upstreams` override them by name.
+ */
+export interface AlertsConfig {
+  /**
+   * PromQL label matchers that select Sluice’s series in your Prometheus (the scrape job, a namespace), added to every generated expression. Empty: no extra matchers.
+   */
+  selector: string;
+  /**
+   * The `runbook_url` annotation of every alert; `{alert}` is replaced by the alert name. Set it to where your on-call can open docs/runbooks (e.g. `https://git.example.com/sluice/blob/main/docs/runbooks/{alert}.md`).
+   */
+  runbook_url: string;
+  /**
+   * Alert names not to generate (e.g. `SluiceMemoryHigh`).
+   */
+  disabled: string[];
+  /**
+   * Default share of 5xx responses per route that fires SluiceRouteErrorRatioHigh. A ratio between 0 and 1.
+   */
+  error_ratio: number;
+  /**
+   * Default p95 request duration per route that fires SluiceRouteLatencyHigh (whole responses: streams count until their last byte). Seconds.
+   */
+  latency_p95_seconds: number;
+  /**
+   * Default share of failed upstream attempts that fires SluiceUpstreamErrorsHigh. A ratio between 0 and 1.
+   */
+  upstream_error_ratio: number;
+  /**
+   * Default connection-pool utilization that fires SluiceUpstreamPoolSaturated. A ratio between 0 and 1.
+   */
+  pool_utilization: number;
+  /**
+   * Default p95 connection wait that fires SluiceUpstreamPoolWaitHigh. Seconds.
+   */
+  pool_wait_p95_seconds: number;
+  /**
+   * Resident memory of a Sluice process that fires SluiceMemoryHigh. Bytes.
+   */
+  memory_bytes: number;
+  /**
+   * p99 event-loop delay of a Sluice process that fires SluiceEventLoopDelayHigh. Seconds.
+   */
+  event_loop_delay_seconds: number;
+  /**
+   * Per-route thresholds, by route name.
+   */
+  routes: {
+    [k: string]: RouteAlertConfig;
+  };
+  /**
+   * Per-upstream thresholds, by upstream name.
+   */
+  upstreams: {
+    [k: string]: UpstreamAlertConfig;
+  };
+}
+/**
+ * Thresholds for one route; unset keys take the `alerts` defaults.
+ */
+export interface RouteAlertConfig {
+  /**
+   * Share of 5xx responses over 5 minutes that fires SluiceRouteErrorRatioHigh. A ratio between 0 and 1.
+   */
+  error_ratio?: number;
+  /**
+   * p95 request duration (over 5 minutes, held for 10) that fires SluiceRouteLatencyHigh. Seconds.
+   */
+  latency_p95_seconds?: number;
+  /**
+   * Fire SluiceRouteThroughputLow when the route serves fewer requests per second than this for 15 minutes. Unset: no throughput alert for the route.
+   */
+  min_requests_per_second?: number;
+}
+/**
+ * Thresholds for one upstream; unset keys take the `alerts` defaults.
+ */
+export interface UpstreamAlertConfig {
+  /**
+   * Share of upstream attempts that fail without a usable response (connect errors, resets, timeouts) that fires SluiceUpstreamErrorsHigh. A ratio between 0 and 1.
+   */
+  error_ratio?: number;
+  /**
+   * Share of the connection pool busy (connected minus free, over the maximum) that fires SluiceUpstreamPoolSaturated. A ratio between 0 and 1.
+   */
+  pool_utilization?: number;
+  /**
+   * p95 wait for an upstream connection that fires SluiceUpstreamPoolWaitHigh. Seconds.
+   */
+  pool_wait_p95_seconds?: number;
+}
+/**
+ * One service-level objective over a route’s requests.
+ */
+export interface SloConfig {
+  /**
+   * Unique name; the `sloth_slo` label of its rules.
+   */
+  name: string;
+  /**
+   * The route whose requests the SLI counts.
+   */
+  route: string;
+  /**
+   * `availability`: a request is bad when its response is a 5xx. `latency`: a request is bad when it took longer than `latency_threshold_seconds`.
+   */
+  sli: "availability" | "latency";
+  /**
+   * Share of good requests to keep over the period, in percent (e.g. 99.9).
+   */
+  objective: number;
+  /**
+   * latency SLIs: the threshold. It must be a bucket boundary of `sluice_http_request_duration_seconds` (the check lists them).
+   */
+  latency_threshold_seconds?: number;
+  /**
+   * The SLO period (error-budget window), in days.
+   */
+  period_days: number;
+  /**
+   * What the SLO promises, for the rule annotations.
+   */
+  description?: string;
 }

@@ -65,6 +65,21 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
     telemetry: { log_level: 'info', access_log: true, redact_headers: [], tracing: true },
     reload: { watch: false, debounce_ms: 250 },
     shutdown: { drain_timeout_ms: 30000 },
+    alerts: {
+      selector: 'job="sluice"',
+      runbook_url: 'docs/runbooks/{alert}.md',
+      disabled: [],
+      error_ratio: 0.05,
+      latency_p95_seconds: 120,
+      upstream_error_ratio: 0.05,
+      pool_utilization: 0.9,
+      pool_wait_p95_seconds: 0.1,
+      memory_bytes: 1073741824,
+      event_loop_delay_seconds: 0.1,
+      routes: {},
+      upstreams: {},
+    },
+    slos: [],
   };
   return Object.freeze(config);
 }

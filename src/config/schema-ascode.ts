@@ -1,0 +1,180 @@
+/**
+ * The config sections that only `sluice generate` reads: alert thresholds and SLOs. The proxy
+ * itself ignores them, so a reload that changes them changes nothing until the rules are
+ * regenerated and loaded into Prometheus.
+ */
+
+const ratio = (description: string, defaultValue?: number) => ({
+  type: 'number',
+  exclusiveMinimum: 0,
+  maximum: 1,
+  ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  description: `${description} A ratio between 0 and 1.`,
+});
+
+const seconds = (description: string, defaultValue?: number) => ({
+  type: 'number',
+  exclusiveMinimum: 0,
+  ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  description: `${description} Seconds.`,
+});
+
+const routeAlerts = {
+  title: 'RouteAlertConfig',
+  type: 'object',
+  description: 'Thresholds for one route; unset keys take the `alerts` defaults.',
+  additionalProperties: false,
+  properties: {
+    error_ratio: ratio('Share of 5xx responses over 5 minutes that fires SluiceRouteErrorRatioHigh.'),
+    latency_p95_seconds: seconds(
+      'p95 request duration (over 5 minutes, held for 10) that fires SluiceRouteLatencyHigh.',
+    ),
+    min_requests_per_second: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      description:
+        'Fire SluiceRouteThroughputLow when the route serves fewer requests per second than this for 15 minutes. Unset: no throughput alert for the route.',
+    },
+  },
+} as const;
+
+const upstreamAlerts = {
+  title: 'UpstreamAlertConfig',
+  type: 'object',
+  description: 'Thresholds for one upstream; unset keys take the `alerts` defaults.',
+  additionalProperties: false,
+  properties: {
+    error_ratio: ratio(
+      'Share of upstream attempts that fail without a usable response (connect errors, resets, timeouts) that fires SluiceUpstreamErrorsHigh.',
+    ),
+    pool_utilization: ratio(
+      'Share of the connection pool busy (connected minus free, over the maximum) that fires SluiceUpstreamPoolSaturated.',
+    ),
+    pool_wait_p95_seconds: seconds(
+      'p95 wait for an upstream connection that fires SluiceUpstreamPoolWaitHigh.',
+    ),
+  },
+} as const;
+
+const namePattern = '^[a-z0-9][a-z0-9_-]{0,62}$';
+
+export const alerts = {
+  title: 'AlertsConfig',
+  type: 'object',
+  description:
+    'Thresholds for the Prometheus alert rules `sluice generate rules` writes (docs/alerts.md). Defaults apply to every route and upstream; `routes` and `upstreams` override them by name.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    selector: {
+      type: 'string',
+      default: 'job="sluice"',
+      description:
+        'PromQL label matchers that select Sluice’s series in your Prometheus (the scrape job, a namespace), added to every generated expression. Empty: no extra matchers.',
+    },
+    runbook_url: {
+      type: 'string',
+      default: 'docs/runbooks/{alert}.md',
+      pattern: '\\{alert\\}',
+      description:
+        'The `runbook_url` annotation of every alert; `{alert}` is replaced by the alert name. Set it to where your on-call can open docs/runbooks (e.g. `https://git.example.com/sluice/blob/main/docs/runbooks/{alert}.md`).',
+    },
+    disabled: {
+      type: 'array',
+      items: { type: 'string', pattern: '^Sluice[A-Za-z0-9]+$' },
+      default: [],
+      description: 'Alert names not to generate (e.g. `SluiceMemoryHigh`).',
+    },
+    error_ratio: ratio(
+      'Default share of 5xx responses per route that fires SluiceRouteErrorRatioHigh.',
+      0.05,
+    ),
+    latency_p95_seconds: seconds(
+      'Default p95 request duration per route that fires SluiceRouteLatencyHigh (whole responses: streams count until their last byte).',
+      120,
+    ),
+    upstream_error_ratio: ratio(
+      'Default share of failed upstream attempts that fires SluiceUpstreamErrorsHigh.',
+      0.05,
+    ),
+    pool_utilization: ratio(
+      'Default connection-pool utilization that fires SluiceUpstreamPoolSaturated.',
+      0.9,
+    ),
+    pool_wait_p95_seconds: seconds('Default p95 connection wait that fires SluiceUpstreamPoolWaitHigh.', 0.1),
+    memory_bytes: {
+      type: 'integer',
+      minimum: 1,
+      default: 1073741824,
+      description: 'Resident memory of a Sluice process that fires SluiceMemoryHigh. Bytes.',
+    },
+    event_loop_delay_seconds: seconds(
+      'p99 event-loop delay of a Sluice process that fires SluiceEventLoopDelayHigh.',
+      0.1,
+    ),
+    routes: {
+      type: 'object',
+      default: {},
+      description: 'Per-route thresholds, by route name.',
+      propertyNames: { pattern: namePattern },
+      additionalProperties: routeAlerts,
+    },
+    upstreams: {
+      type: 'object',
+      default: {},
+      description: 'Per-upstream thresholds, by upstream name.',
+      propertyNames: { pattern: namePattern },
+      additionalProperties: upstreamAlerts,
+    },
+  },
+} as const;
+
+const slo = {
+  title: 'SloConfig',
+  type: 'object',
+  description: 'One service-level objective over a route’s requests.',
+  additionalProperties: false,
+  required: ['name', 'route', 'sli', 'objective'],
+  properties: {
+    name: {
+      type: 'string',
+      pattern: namePattern,
+      description: 'Unique name; the `sloth_slo` label of its rules.',
+    },
+    route: { type: 'string', description: 'The route whose requests the SLI counts.' },
+    sli: {
+      type: 'string',
+      enum: ['availability', 'latency'],
+      description:
+        '`availability`: a request is bad when its response is a 5xx. `latency`: a request is bad when it took longer than `latency_threshold_seconds`.',
+    },
+    objective: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      exclusiveMaximum: 100,
+      description: 'Share of good requests to keep over the period, in percent (e.g. 99.9).',
+    },
+    latency_threshold_seconds: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      description:
+        'latency SLIs: the threshold. It must be a bucket boundary of `sluice_http_request_duration_seconds` (the check lists them).',
+    },
+    period_days: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 90,
+      default: 30,
+      description: 'The SLO period (error-budget window), in days.',
+    },
+    description: { type: 'string', description: 'What the SLO promises, for the rule annotations.' },
+  },
+} as const;
+
+export const slos = {
+  type: 'array',
+  default: [],
+  description:
+    'Service-level objectives. `sluice generate rules` writes Sloth-shaped SLI, error-budget and multi-window burn-rate rules for them (docs/alerts.md).',
+  items: slo,
+} as const;
