@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 /** The `sluice` CLI: dispatches to the sub-commands in src/cli/. */
 import { type Command, UsageError } from '../src/cli/command.ts';
+import { generateCommand } from '../src/cli/generate.ts';
 import { mockLlmCommand } from '../src/cli/mock-llm.ts';
 import { serveCommand } from '../src/cli/serve.ts';
 import { validateCommand } from '../src/cli/validate.ts';
 import { versionCommand } from '../src/cli/version.ts';
 
-const commands: readonly Command[] = [serveCommand, validateCommand, mockLlmCommand, versionCommand];
+const commands: readonly Command[] = [
+  serveCommand,
+  validateCommand,
+  generateCommand,
+  mockLlmCommand,
+  versionCommand,
+];
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

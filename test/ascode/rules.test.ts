@@ -1,0 +1,195 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { parse } from 'yaml';
+import { alertNames } from '../../src/ascode/alert-names.ts';
+import { alertTests } from '../../src/ascode/alerts.ts';
+import { generateFiles, staleFiles, writeFiles } from '../../src/ascode/generate.ts';
+import { profiles } from '../../src/ascode/profile.ts';
+import type { PromtoolTestCase, RuleGroup } from '../../src/ascode/rule-model.ts';
+import { loadConfig, parseConfig } from '../../src/config/load.ts';
+import { promtool, promtoolMissing } from '../support/promtool.ts';
+
+/** Every knob the generators read: overrides, a throughput floor, a disabled alert, both SLI kinds. */
+const fixture = `
+upstreams:
+  openai: { url: "http://127.0.0.1:9001" }
+  vllm: { url: "http://127.0.0.1:9002" }
+routes:
+  - { name: chat, upstream: openai, protocol: openai }
+  - { name: local, upstream: vllm, protocol: openai, match: { path_prefix: /local/ } }
+alerts:
+  selector: 'job="sluice-test",env="ci"'
+  runbook_url: https://runbooks.example.com/{alert}
+  disabled: [SluiceMemoryHigh]
+  routes:
+    chat: { error_ratio: 0.01, latency_p95_seconds: 30, min_requests_per_second: 0.5 }
+  upstreams:
+    vllm: { error_ratio: 0.2, pool_utilization: 0.5, pool_wait_p95_seconds: 0.5 }
+slos:
+  - { name: chat-availability, route: chat, sli: availability, objective: 99.9 }
+  - { name: local-latency, route: local, sli: latency, objective: 95, latency_threshold_seconds: 10, period_days: 28 }
+`;
+
+const { config } = parseConfig(fixture, 'fixture.yaml', {});
+const options = { target: 'rules', profile: 'production', configName: 'fixture.yaml' } as const;
+
+async function generatedInto(files: Map<string, string>) {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-rules-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFiles(dir, files);
+  return dir;
+}
+
+function groupsOf(text: string): RuleGroup[] {
+  return (parse(text) as { groups: RuleGroup[] }).groups;
+}
+
+t.test('every alert of the fixture config has a case that fires and one that stays silent', async (t) => {
+  const ctx = { config, profile: profiles.production };
+  const tested = alertTests(ctx);
+  const names = tested.map((entry) => entry.alert);
+  t.notOk(names.includes('SluiceMemoryHigh'), 'a disabled alert is not generated');
+  for (const name of alertNames.filter((n) => n !== 'SluiceMemoryHigh' && !n.startsWith('SluiceSlo')))
+    t.ok(names.includes(name), `${name} is generated`);
+  for (const { alert, cases } of tested) {
+    const outcomes = cases.flatMap((testCase: PromtoolTestCase) =>
+      testCase.alert_rule_test.map((check) => check.exp_alerts.length > 0),
+    );
+    t.ok(outcomes.includes(true), `${alert}: a case where it fires`);
+    t.ok(outcomes.includes(false), `${alert}: a case where it stays silent`);
+  }
+});
+
+t.test(
+  'the generated rules pass promtool check and their generated unit tests',
+  { skip: promtoolMissing },
+  async (t) => {
+    const files = generateFiles(config, options);
+    const dir = await generatedInto(files);
+    const check = promtool([
+      'check',
+      'rules',
+      join(dir, 'rules/sluice.rules.yaml'),
+      join(dir, 'rules/sluice.slo.rules.yaml'),
+    ]);
+    t.equal(check.status, 0, check.output);
+    t.notMatch(check.output, /duplicate|warning/i, 'no lint findings');
+    for (const test of ['rules/tests/sluice.rules.test.yaml', 'rules/tests/sluice.slo.rules.test.yaml']) {
+      const run = promtool(['test', 'rules', join(dir, test)]);
+      t.equal(run.status, 0, `${test}\n${run.output}`);
+    }
+    const slo = groupsOf(files.get('rules/sluice.slo.rules.yaml')!);
+    t.same(
+      slo.map((group) => group.name),
+      [
+        'sluice-slo-sli-recordings-chat-availability',
+        'sluice-slo-meta-recordings-chat-availability',
+        'sluice-slo-alerts-chat-availability',
+        'sluice-slo-sli-recordings-local-latency',
+        'sluice-slo-meta-recordings-local-latency',
+        'sluice-slo-alerts-local-latency',
+      ],
+    );
+    const windows = slo[0]!.rules.map((rule) => ('record' in rule ? rule.record : ''));
+    t.same(windows, [
+      'slo:sli_error:ratio_rate5m',
+      'slo:sli_error:ratio_rate30m',
+      'slo:sli_error:ratio_rate1h',
+      'slo:sli_error:ratio_rate2h',
+      'slo:sli_error:ratio_rate6h',
+      'slo:sli_error:ratio_rate1d',
+      'slo:sli_error:ratio_rate3d',
+      'slo:sli_error:ratio_rate30d',
+    ]);
+    t.match(slo[3]!.rules.at(-1), { record: 'slo:sli_error:ratio_rate28d' }, 'the period is the SLO’s own');
+  },
+);
+
+t.test(
+  'the unit tests catch a wrong rule: a threshold raised tenfold fails them',
+  { skip: promtoolMissing },
+  async (t) => {
+    const files = generateFiles(config, options);
+    const rules = files.get('rules/sluice.rules.yaml')!;
+    t.match(rules, /> 0\.01\n/, 'the chat route’s 1 % error ratio is in the rules');
+    files.set('rules/sluice.rules.yaml', rules.replace('> 0.01\n', '> 0.1\n'));
+    const dir = await generatedInto(files);
+    const run = promtool(['test', 'rules', join(dir, 'rules/tests/sluice.rules.test.yaml')]);
+    t.not(run.status, 0, 'promtool test rules fails');
+    t.match(run.output, /SluiceRouteErrorRatioHigh/, 'and names the alert');
+  },
+);
+
+t.test(
+  'the test profile divides every window and for: by 30 and still passes promtool check',
+  { skip: promtoolMissing },
+  async (t) => {
+    const files = generateFiles(config, { ...options, profile: 'test' });
+    const rules = files.get('rules/sluice.rules.yaml')!;
+    t.match(rules, /\[10s\]/, '5m windows become 10s');
+    t.notMatch(rules, /\[5m\]/);
+    t.match(rules, /for: 10s/, 'for: 5m becomes 10s');
+    t.match(files.get('rules/sluice.slo.rules.yaml')!, /\[1d\]/, 'the 30-day period becomes 1 day');
+    const dir = await generatedInto(files);
+    const check = promtool([
+      'check',
+      'rules',
+      join(dir, 'rules/sluice.rules.yaml'),
+      join(dir, 'rules/sluice.slo.rules.yaml'),
+    ]);
+    t.equal(check.status, 0, check.output);
+  },
+);
+
+t.test('alerts follow the monitoring-mixins conventions', async (t) => {
+  const files = generateFiles(config, options);
+  const alerts = [
+    ...groupsOf(files.get('rules/sluice.rules.yaml')!),
+    ...groupsOf(files.get('rules/sluice.slo.rules.yaml')!),
+  ].flatMap((group) => group.rules.filter((rule) => 'alert' in rule));
+  t.ok(alerts.length >= 13);
+  for (const alert of alerts) {
+    t.match(alert.alert, /^Sluice[A-Z][A-Za-z0-9]+$/);
+    t.match(alert.labels.severity, /^(critical|warning|info)$/);
+    t.match(alert.annotations.summary, /^[^{}$]+\.$/, `${alert.alert}: static summary ending in a full stop`);
+    t.match(alert.annotations.description, /\{\{ \$labels\./, `${alert.alert}: templated description`);
+    t.equal(alert.annotations.runbook_url, `https://runbooks.example.com/${alert.alert}`);
+    // SLO alerts read the SLO recordings, which carry the selector themselves.
+    if (!alert.alert.startsWith('SluiceSlo'))
+      t.match(alert.expr, /job="sluice-test",env="ci"/, `${alert.alert}: the config's selector`);
+  }
+  const sli = groupsOf(files.get('rules/sluice.slo.rules.yaml')!)[0]!.rules[0]!;
+  t.match(sli.expr, /job="sluice-test",env="ci"/, 'SLI recordings: the config’s selector');
+});
+
+t.test(
+  'the checked-in files are what the example config generates, and pass promtool',
+  { skip: promtoolMissing },
+  async (t) => {
+    const { config: example } = await loadConfig('config/sluice.example.yaml');
+    const files = generateFiles(example, {
+      target: 'all',
+      profile: 'production',
+      configName: 'sluice.example.yaml',
+    });
+    t.same(await staleFiles('.', files), [], 'run: node cmd/sluice.ts generate');
+    const check = promtool(['check', 'rules', 'rules/sluice.rules.yaml', 'rules/sluice.slo.rules.yaml']);
+    t.equal(check.status, 0, check.output);
+    for (const test of ['rules/tests/sluice.rules.test.yaml', 'rules/tests/sluice.slo.rules.test.yaml']) {
+      const run = promtool(['test', 'rules', test]);
+      t.equal(run.status, 0, `${test}\n${run.output}`);
+    }
+    const kubernetes = parse(await readFile('rules/kubernetes/sluice.prometheusrule.yaml', 'utf8')) as {
+      kind: string;
+      spec: { groups: RuleGroup[] };
+    };
+    t.equal(kubernetes.kind, 'PrometheusRule');
+    const plain = [
+      ...groupsOf(files.get('rules/sluice.rules.yaml')!),
+      ...groupsOf(files.get('rules/sluice.slo.rules.yaml')!),
+    ];
+    t.same(kubernetes.spec.groups, plain, 'the PrometheusRule holds the same groups');
+  },
+);
