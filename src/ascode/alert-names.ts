@@ -8,6 +8,7 @@ export const alertNames: readonly string[] = [
   'SluiceUpstreamPoolSaturated',
   'SluiceUpstreamPoolWaitHigh',
   'SluiceTargetDown',
+  'SluiceTargetMissing',
   'SluiceConfigReloadFailing',
   'SluiceMemoryHigh',
   'SluiceEventLoopDelayHigh',

@@ -65,6 +65,33 @@ export const targetDown = gaugeAlert({
   values: () => ({ firing: 0, healthy: 1 }),
 });
 
+export const targetMissing: AlertDefinition = {
+  name: 'SluiceTargetMissing',
+  severity: 'critical',
+  summary: 'Prometheus has no Sluice target to scrape at all.',
+  description:
+    'Prometheus has had no up series for job {{ $labels.job }} for 5 minutes: service discovery lost every Sluice target, the scrape job was renamed, or alerts.selector no longer matches it.',
+  forSeconds: 5 * minute,
+  rules(ctx) {
+    // up == 0 needs a target to report on; when discovery loses them all, only absent() notices.
+    return [{ expr: `absent(${metric('scrapeUp')}${sel(ctx)})` }];
+  },
+  tests(ctx) {
+    const labels = selectorLabels(ctx);
+    if (labels === undefined) return [];
+    const input = (job: Record<string, string>) => [
+      { series: series(metric('scrapeUp'), { ...job, instance }), values: '1x60' },
+    ];
+    return [
+      caseAt('only another job is scraped: fires', input({ job: 'something-else' }), 15, {
+        labels: { severity: this.severity, ...labels },
+        value: 1,
+      }),
+      caseAt('a Sluice target is scraped: silent', input(labels), 15, undefined),
+    ];
+  },
+};
+
 export const configReloadFailing = gaugeAlert({
   name: 'SluiceConfigReloadFailing',
   severity: 'warning',

@@ -131,18 +131,20 @@ const connectErrors = 'error=~"upstream_connect_failed|upstream_connect_timeout"
 export const upstreamUnreachable: AlertDefinition = {
   name: 'SluiceUpstreamUnreachable',
   severity: 'critical',
-  summary: 'Sluice cannot connect to an upstream at all.',
+  summary: 'A Sluice instance cannot connect to an upstream at all.',
   description:
-    'Upstream {{ $labels.upstream }}: every attempt over the last 5 minutes failed to connect ({{ $value | humanize }} connect errors/s) and none was answered.',
+    '{{ $labels.instance }}, upstream {{ $labels.upstream }}: attempts over the last 5 minutes failed to connect ({{ $value | humanize }} connect errors/s) and none was answered.',
   forSeconds: 2 * minute,
   rules(ctx) {
     const win = w(ctx, 5 * minute);
+    // Per instance: one replica cut off from an upstream (its network, its DNS) is an outage for
+    // its clients even while the other replicas still get answers.
     return [
       {
         expr: [
-          `sum by (upstream) (rate(${upstreamErrors}${sel(ctx, connectErrors)}[${win}])) > 0`,
-          'unless on (upstream)',
-          `sum by (upstream) (rate(${upstreamResponses}${sel(ctx)}[${win}])) > 0`,
+          `sum by (instance, upstream) (rate(${upstreamErrors}${sel(ctx, connectErrors)}[${win}])) > 0`,
+          'unless on (instance, upstream)',
+          `sum by (instance, upstream) (rate(${upstreamResponses}${sel(ctx)}[${win}])) > 0`,
         ].join('\n'),
       },
     ];
@@ -151,24 +153,25 @@ export const upstreamUnreachable: AlertDefinition = {
     const upstream = firstUpstream(ctx);
     const labels = selectorLabels(ctx);
     if (upstream === undefined || labels === undefined) return [];
-    const refused = {
-      series: series(upstreamErrors, { ...labels, upstream, error: 'upstream_connect_failed' }),
+    const at = (instance: string) => ({ ...labels, instance, upstream });
+    const refused = (instance: string) => ({
+      series: series(upstreamErrors, { ...at(instance), error: 'upstream_connect_failed' }),
       values: '0+60x40',
-    };
+    });
+    const answered = (instance: string) => ({
+      series: series(upstreamResponses, { ...at(instance), code: '200' }),
+      values: `0+${perMinute}x40`,
+    });
     return [
-      caseAt(`${upstream}: connections refused, nothing answered, fires`, [refused], 15, {
-        labels: { severity: this.severity, upstream },
-        value: 1,
-      }),
       caseAt(
-        `${upstream}: some connections refused while others are answered stays silent`,
-        [
-          refused,
-          {
-            series: series(upstreamResponses, { ...labels, upstream, code: '200' }),
-            values: `0+${perMinute}x40`,
-          },
-        ],
+        `${upstream}: one instance refused while another is answered fires for that instance`,
+        [refused('sluice-0:9464'), answered('sluice-1:9464')],
+        15,
+        { labels: { severity: this.severity, instance: 'sluice-0:9464', upstream }, value: 1 },
+      ),
+      caseAt(
+        `${upstream}: some connections refused while others are answered, on the same instance, stays silent`,
+        [refused('sluice-0:9464'), answered('sluice-0:9464')],
         15,
         undefined,
       ),

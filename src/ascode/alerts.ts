@@ -11,6 +11,7 @@ import {
   llmUnpricedModel,
   memoryHigh,
   targetDown,
+  targetMissing,
 } from './alerts-process.ts';
 import { routeErrorRatioHigh, routeLatencyHigh, routeThroughputLow } from './alerts-route.ts';
 import {
@@ -33,6 +34,7 @@ export const alertDefinitions: readonly AlertDefinition[] = [
   upstreamPoolSaturated,
   upstreamPoolWaitHigh,
   targetDown,
+  targetMissing,
   configReloadFailing,
   memoryHigh,
   eventLoopDelayHigh,
