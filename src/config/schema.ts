@@ -5,6 +5,7 @@
  */
 
 import { alerts, slos } from './schema-ascode.ts';
+import { cacheTiers, routeCache, routeDedupe } from './schema-cache.ts';
 
 const durationMs = (description: string, defaultValue: number, minimum = 1) => ({
   type: 'integer',
@@ -311,6 +312,8 @@ const route = {
       description:
         'openai routes: when a streamed Chat Completions or Completions request does not ask for usage, add `stream_options.include_usage` upstream and remove the usage chunk (and the `"usage":null` members it adds) before the client sees the stream, so token counts and cost are known while the client gets exactly the stream it asked for. Needs `llm.accounting`.',
     },
+    cache: routeCache,
+    dedupe: routeDedupe,
   },
 } as const;
 
@@ -449,6 +452,7 @@ export const configSchema = {
     telemetry,
     reload,
     shutdown,
+    cache: cacheTiers,
     alerts,
     slos,
   },

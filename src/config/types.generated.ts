@@ -22,6 +22,7 @@ export interface SluiceConfig {
   telemetry: TelemetryConfig;
   reload: ReloadConfig;
   shutdown: ShutdownConfig;
+  cache: CacheConfig;
   alerts: AlertsConfig;
   /**
    * Service-level objectives. `sluice generate rules` writes Sloth-shaped SLI, error-budget and multi-window burn-rate rules for them (docs/alerts.md).
@@ -229,6 +230,11 @@ export interface RouteConfig {
    * openai routes: when a streamed Chat Completions or Completions request does not ask for usage, add `stream_options.include_usage` upstream and remove the usage chunk (and the `"usage":null` members it adds) before the client sees the stream, so token counts and cost are known while the client gets exactly the stream it asked for. Needs `llm.accounting`.
    */
   ensure_stream_usage: boolean;
+  cache?: RouteCacheConfig;
+  /**
+   * Identical requests in flight at the same time share one upstream call (single-flight), on routes with or without `cache`; routes with `cache` always do.
+   */
+  dedupe: boolean;
 }
 /**
  * What a request must have to take this route. Every condition given must hold (with both `path_prefix` and `path_regex`, the path must match both); an empty match takes every request.
@@ -250,6 +256,31 @@ export interface RouteMatch {
    * The Host header (without port) equals this, case-insensitively. `*.example.com` matches subdomains.
    */
   host?: string;
+}
+/**
+ * Cache this route’s LLM answers (openai and anthropic POST operations): identical requests from the same tenant get the stored answer, streams replayed byte for byte.
+ */
+export interface RouteCacheConfig {
+  /**
+   * How long an answer is served from the cache. Seconds.
+   */
+  ttl_seconds: number;
+  /**
+   * Top-level request fields left out of the key (per-user ids, tracing metadata).
+   */
+  ignore_fields: string[];
+  /**
+   * Only cache requests whose top-level fields equal these values (e.g. `{temperature: 0}`); a request without the field does not match. Empty: every request.
+   */
+  when: {};
+  /**
+   * Header that names the tenant. Without it, the tenant is a hash of the credential (`authorization`, `x-api-key` or `api-key`), so two API keys never share an answer.
+   */
+  tenant_header?: string;
+  /**
+   * Honour `cache-control: no-store` / `no-cache` and `x-sluice-cache: refresh` from clients. Off: the cache decides alone.
+   */
+  allow_client_bypass: boolean;
 }
 /**
  * What Sluice reads from the LLM traffic of openai and anthropic routes: operation, model, tokens, cost, time to first token. It never changes what is forwarded (except `ensure_stream_usage`, per route) and never records prompts or completions.
@@ -339,6 +370,69 @@ export interface ShutdownConfig {
    * How long requests in flight (streams too) may take to finish before Sluice exits anyway. Milliseconds.
    */
   drain_timeout_ms: number;
+}
+/**
+ * Where cached responses live. Routes opt in with `routes[].cache`.
+ */
+export interface CacheConfig {
+  /**
+   * Memory the in-process L1 tier may use for entries (their bodies, headers and keys). Bytes.
+   */
+  l1_max_bytes: number;
+  /**
+   * Responses larger than this are never stored, in either tier (streams are counted as they arrive). Bytes.
+   */
+  max_entry_bytes: number;
+  redis?: RedisConfig;
+}
+/**
+ * The shared L2 tier. Give exactly one of `url` (one server), `sentinels` with `sentinel_name`, or `cluster`. Without it, the cache is L1 only.
+ */
+export interface RedisConfig {
+  /**
+   * One Redis server: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).
+   */
+  url?: string;
+  /**
+   * Redis Sentinel nodes; Sluice follows the master they name.
+   *
+   * @minItems 1
+   */
+  sentinels?: RedisNode[];
+  /**
+   * The master group name the sentinels watch.
+   */
+  sentinel_name?: string;
+  /**
+   * Redis Cluster seed nodes. Keys are hash-tagged so one entry lives in one slot.
+   *
+   * @minItems 1
+   */
+  cluster?: RedisNode1[];
+  /**
+   * AUTH password. Take it from an environment variable (the config interpolates them), never write it here.
+   */
+  password?: string;
+  /**
+   * Prefix of every key Sluice writes, so several deployments can share a Redis.
+   */
+  key_prefix: string;
+  /**
+   * A Redis command that takes longer fails, and the request goes on without L2. Milliseconds.
+   */
+  command_timeout_ms: number;
+  /**
+   * Entries larger than this are stored compressed (zstd). Bytes.
+   */
+  compress_above_bytes: number;
+}
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+export interface RedisNode1 {
+  host: string;
+  port: number;
 }
 /**
  * Thresholds for the Prometheus alert rules `sluice generate rules` writes (docs/alerts.md). Defaults apply to every route and upstream; `routes` and `upstreams` override them by name.

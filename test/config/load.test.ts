@@ -39,7 +39,9 @@ t.test('defaults fill every key not written', async (t) => {
     protocol: 'passthrough',
     websocket: false,
     ensure_stream_usage: false,
+    dedupe: false,
   });
+  t.same(config.cache, { l1_max_bytes: 67108864, max_entry_bytes: 4194304 });
   t.match(config.llm, { accounting: true, max_model_labels: 200, prices: [] });
   t.ok(config.llm.model_labels.includes('claude-*'), 'well-known model families are labelled by default');
   t.same(config.reload, { watch: false, debounce_ms: 250 });

@@ -59,6 +59,7 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
         protocol: 'openai',
         websocket: false,
         ensure_stream_usage: false,
+        dedupe: false,
       },
     ],
     llm: { accounting: true, model_labels: [], max_model_labels: 200, prices: [] },
@@ -80,6 +81,7 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
       upstreams: {},
     },
     slos: [],
+    cache: { l1_max_bytes: 67108864, max_entry_bytes: 4194304 },
   };
   return Object.freeze(config);
 }

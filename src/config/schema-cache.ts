@@ -1,0 +1,137 @@
+/**
+ * The cache's config: the tiers (`cache`, top level) and what each route caches (`routes[].cache`,
+ * `routes[].dedupe`). Keys, tiers and replay are described in docs/caching.md.
+ */
+
+const positiveInteger = (description: string, defaultValue: number, minimum = 1) => ({
+  type: 'integer',
+  minimum,
+  default: defaultValue,
+  description,
+});
+
+const redisNode = {
+  title: 'RedisNode',
+  type: 'object',
+  additionalProperties: false,
+  required: ['host', 'port'],
+  properties: {
+    host: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+  },
+} as const;
+
+const redis = {
+  title: 'RedisConfig',
+  type: 'object',
+  description:
+    'The shared L2 tier. Give exactly one of `url` (one server), `sentinels` with `sentinel_name`, or `cluster`. Without it, the cache is L1 only.',
+  additionalProperties: false,
+  properties: {
+    url: {
+      type: 'string',
+      pattern: '^rediss?://',
+      description: 'One Redis server: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).',
+    },
+    sentinels: {
+      type: 'array',
+      items: redisNode,
+      minItems: 1,
+      description: 'Redis Sentinel nodes; Sluice follows the master they name.',
+    },
+    sentinel_name: { type: 'string', description: 'The master group name the sentinels watch.' },
+    cluster: {
+      type: 'array',
+      items: redisNode,
+      minItems: 1,
+      description: 'Redis Cluster seed nodes. Keys are hash-tagged so one entry lives in one slot.',
+    },
+    password: {
+      type: 'string',
+      description:
+        'AUTH password. Take it from an environment variable (the config interpolates them), never write it here.',
+    },
+    key_prefix: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9:_-]{1,64}$',
+      default: 'sluice',
+      description: 'Prefix of every key Sluice writes, so several deployments can share a Redis.',
+    },
+    command_timeout_ms: positiveInteger(
+      'A Redis command that takes longer fails, and the request goes on without L2. Milliseconds.',
+      100,
+    ),
+    compress_above_bytes: positiveInteger(
+      'Entries larger than this are stored compressed (zstd). Bytes.',
+      1024,
+      0,
+    ),
+  },
+} as const;
+
+export const cacheTiers = {
+  title: 'CacheConfig',
+  type: 'object',
+  description: 'Where cached responses live. Routes opt in with `routes[].cache`.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    l1_max_bytes: positiveInteger(
+      'Memory the in-process L1 tier may use for entries (their bodies, headers and keys). Bytes.',
+      67108864,
+      0,
+    ),
+    max_entry_bytes: positiveInteger(
+      'Responses larger than this are never stored, in either tier (streams are counted as they arrive). Bytes.',
+      4194304,
+    ),
+    redis,
+  },
+} as const;
+
+export const routeCache = {
+  title: 'RouteCacheConfig',
+  type: 'object',
+  description:
+    'Cache this route’s LLM answers (openai and anthropic POST operations): identical requests from the same tenant get the stored answer, streams replayed byte for byte.',
+  additionalProperties: false,
+  required: ['ttl_seconds'],
+  properties: {
+    ttl_seconds: {
+      type: 'integer',
+      minimum: 1,
+      description: 'How long an answer is served from the cache. Seconds.',
+    },
+    ignore_fields: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: ['user', 'metadata'],
+      description: 'Top-level request fields left out of the key (per-user ids, tracing metadata).',
+    },
+    when: {
+      type: 'object',
+      default: {},
+      description:
+        'Only cache requests whose top-level fields equal these values (e.g. `{temperature: 0}`); a request without the field does not match. Empty: every request.',
+    },
+    tenant_header: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9-]+$',
+      description:
+        'Header that names the tenant. Without it, the tenant is a hash of the credential (`authorization`, `x-api-key` or `api-key`), so two API keys never share an answer.',
+    },
+    allow_client_bypass: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Honour `cache-control: no-store` / `no-cache` and `x-sluice-cache: refresh` from clients. Off: the cache decides alone.',
+    },
+  },
+} as const;
+
+export const routeDedupe = {
+  type: 'boolean',
+  default: false,
+  description:
+    'Identical requests in flight at the same time share one upstream call (single-flight), on routes with or without `cache`; routes with `cache` always do.',
+} as const;
