@@ -62,6 +62,11 @@ export interface ProxyContext {
   readonly clientIp: string;
   /** Aborted when the client goes away, or when Sluice gives up on the request. */
   readonly signal: AbortSignal;
+  /**
+   * What aborts the upstream call: `signal`, unless the call is shared by several clients
+   * (single-flight), where it ends only when all of them have gone.
+   */
+  upstreamSignal: AbortSignal;
   readonly log: Logger;
   readonly span: Span;
   readonly timings: Timings;

@@ -7,10 +7,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { ResponseCache } from '../cache/response-cache.ts';
+import type { DeepReadonly } from '../config/freeze.ts';
 import { redactConfig } from '../config/redact.ts';
-import type { AdminConfig } from '../config/types.generated.ts';
+import type { AdminConfig, SluiceConfig } from '../config/types.generated.ts';
 import { expose } from '../telemetry/exposition.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
+import { purgePrefix, readJson } from './admin-cache.ts';
 
 export interface AdminDeps {
   telemetry: Telemetry;
@@ -22,6 +25,8 @@ export interface AdminDeps {
   adminConfig(): Readonly<AdminConfig>;
   /** The current effective config; redacted here before it is sent. */
   effectiveConfig(): unknown;
+  /** The response cache and the config that names its routes, for /admin/cache. */
+  cache?: { readonly cache: ResponseCache; config(): DeepReadonly<SluiceConfig> };
 }
 
 export interface AdminServer {
@@ -93,19 +98,64 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return match !== null && timingSafeEqual(digest(match[1]!), digest(token));
 }
 
-function adminConfig(req: IncomingMessage, deps: AdminDeps, log: Logger): Answer {
+/** The 401 for a request to /admin/* without the admin token, or undefined when it may go on. */
+function unauthorized(req: IncomingMessage, deps: AdminDeps, log: Logger): Answer | undefined {
   const { token } = deps.adminConfig();
-  if (token !== '' && !tokenMatches(req.headers.authorization, token)) {
-    log.warn({ client_ip: req.socket.remoteAddress }, 'admin config request without a valid token');
+  if (token === '' || tokenMatches(req.headers.authorization, token)) return undefined;
+  log.warn({ client_ip: req.socket.remoteAddress, path: req.url }, 'admin request without a valid token');
+  return adminError(
+    401,
+    'authentication_error',
+    'sluice_admin_unauthorized',
+    'This admin endpoint needs `Authorization: Bearer <admin.token>`.',
+    { 'www-authenticate': 'Bearer realm="sluice-admin"' },
+  );
+}
+
+function adminConfig(req: IncomingMessage, deps: AdminDeps, log: Logger): Answer {
+  return unauthorized(req, deps, log) ?? json(200, redactConfig(deps.effectiveConfig()));
+}
+
+function cacheStats(req: IncomingMessage, deps: AdminDeps, log: Logger): Answer {
+  const denied = unauthorized(req, deps, log);
+  if (denied) return denied;
+  if (!deps.cache)
+    return adminError(404, 'not_found_error', 'sluice_admin_not_found', 'No cache in this process.');
+  return json(200, deps.cache.cache.stats());
+}
+
+async function cachePurge(req: IncomingMessage, deps: AdminDeps, log: Logger): Promise<Answer> {
+  const denied = unauthorized(req, deps, log);
+  if (denied) return denied;
+  if (!deps.cache)
+    return adminError(404, 'not_found_error', 'sluice_admin_not_found', 'No cache in this process.');
+  let request: unknown;
+  try {
+    request = await readJson(req);
+  } catch (error) {
     return adminError(
-      401,
-      'authentication_error',
-      'sluice_admin_unauthorized',
-      'This admin endpoint needs `Authorization: Bearer <admin.token>`.',
-      { 'www-authenticate': 'Bearer realm="sluice-admin"' },
+      400,
+      'invalid_request_error',
+      'sluice_admin_bad_request',
+      `Not JSON: ${(error as Error).message}`,
     );
   }
-  return json(200, redactConfig(deps.effectiveConfig()));
+  const target = purgePrefix(request, deps.cache.config());
+  if (!target.ok) return adminError(400, 'invalid_request_error', 'sluice_admin_bad_request', target.message);
+  try {
+    const purged = await deps.cache.cache.purge(target.prefix);
+    log.info({ prefix: target.prefix, purged }, 'cache purged');
+    return json(200, { purged });
+  } catch (error) {
+    // L1 is purged before L2 is asked: say that the shared tier still holds the entries.
+    log.warn({ err: error, prefix: target.prefix }, 'cache purge: L1 purged, Redis (L2) failed');
+    return adminError(
+      503,
+      'api_error',
+      'sluice_admin_cache_unavailable',
+      'The in-process cache was purged, but Redis (L2) could not be: its entries remain until they expire or a purge succeeds.',
+    );
+  }
 }
 
 const endpoints: ReadonlyMap<string, Endpoint> = new Map<string, Endpoint>([
@@ -113,6 +163,8 @@ const endpoints: ReadonlyMap<string, Endpoint> = new Map<string, Endpoint>([
   ['/healthz', { methods: ['GET', 'HEAD'], handler: () => json(200, { status: 'ok' }) }],
   ['/readyz', { methods: ['GET', 'HEAD'], handler: readyz }],
   ['/admin/config', { methods: ['GET'], handler: adminConfig }],
+  ['/admin/cache', { methods: ['GET'], handler: cacheStats }],
+  ['/admin/cache/purge', { methods: ['POST'], handler: cachePurge }],
 ]);
 
 async function answer(req: IncomingMessage, endpoint: Endpoint | undefined, deps: AdminDeps, log: Logger) {

@@ -4,9 +4,12 @@
  * never changes a request midway; a retired generation closes the pools no newer one uses once its
  * last request is done.
  */
+
+import type { ResponseCache } from '../cache/response-cache.ts';
 import type { SluiceConfig } from '../config/types.generated.ts';
 import { compose, type Pipeline } from '../pipeline/compose.ts';
 import type { RouteRuntime } from '../pipeline/context.ts';
+import { cacheStage } from '../stages/cache.ts';
 import { llmStage } from '../stages/llm.ts';
 import { requestBodyStage } from '../stages/request-body.ts';
 import { upstreamCallStage } from '../stages/upstream-call.ts';
@@ -63,6 +66,7 @@ export interface GenerationDeps {
   /** Maps `mock://` URLs to the running built-in mock; other URLs unchanged. */
   readonly resolveUrl: (url: string) => string;
   readonly tracker: DrainTracker;
+  readonly cache: ResponseCache;
 }
 
 export class Generation {
@@ -77,7 +81,7 @@ export class Generation {
   private readonly tracker: DrainTracker;
 
   constructor(config: EffectiveConfig, deps: GenerationDeps) {
-    const { registry, telemetry, resolveUrl } = deps;
+    const { registry, telemetry, resolveUrl, cache } = deps;
     this.config = config;
     this.registry = registry;
     this.tracker = deps.tracker;
@@ -106,6 +110,7 @@ export class Generation {
       const llmProtocol = route.protocol === 'passthrough' ? undefined : route.protocol;
       const stages = [
         requestBodyStage(bodyLimit, llmProtocol !== undefined),
+        ...(route.cache || route.dedupe ? [cacheStage(cache, route.cache, route.dedupe)] : []),
         ...(llmProtocol && config.llm.accounting ? [llmStage(llmProtocol, route.ensure_stream_usage)] : []),
         upstreamCallStage(upstream, bodyLimit, trustedHops),
       ];

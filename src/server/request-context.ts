@@ -79,6 +79,7 @@ class RequestContext implements ProxyContext {
   readonly search: string;
   readonly clientIp: string;
   readonly signal: AbortSignal;
+  upstreamSignal: AbortSignal;
   readonly span: Span;
   readonly timings: Timings;
   route: RouteRuntime;
@@ -99,6 +100,7 @@ class RequestContext implements ProxyContext {
     this.search = init.search;
     this.clientIp = clientIp(init.req, init.trustedHops);
     this.signal = init.controller.signal;
+    this.upstreamSignal = this.signal;
     this.span = init.span;
     this.timings = newTimings(init.start);
     this.route = init.route;

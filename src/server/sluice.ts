@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
+import { ResponseCache } from '../cache/response-cache.ts';
 import { ConfigError } from '../config/errors.ts';
 import { type LoadedConfig, loadConfig } from '../config/load.ts';
 import { poolStatsHook } from '../telemetry/pool-metrics.ts';
@@ -30,6 +31,7 @@ export class Sluice {
   private readonly registry = new UpstreamRegistry();
   private readonly tracker = new DrainTracker();
   private readonly accounting: Accounting;
+  private readonly cache: ResponseCache;
   private readonly mocks: BuiltinMocks;
   private readonly env: NodeJS.ProcessEnv;
   private server: Server | undefined;
@@ -51,6 +53,8 @@ export class Sluice {
       config.telemetry.access_log,
     );
     this.accounting.llm.configure(config.llm, config.upstreams);
+    this.cache = new ResponseCache(config.cache, this.telemetry.metrics, this.telemetry.logger);
+    this.telemetry.beforeScrape.add(() => this.cache.reportGauges());
     this.generation = this.buildGeneration(config);
     this.telemetry.beforeScrape.add(
       poolStatsHook(this.telemetry.metrics, () =>
@@ -96,6 +100,7 @@ export class Sluice {
       telemetry: this.telemetry,
       resolveUrl: (url) => this.mocks.resolve(url),
       tracker: this.tracker,
+      cache: this.cache,
     });
   }
 
@@ -117,6 +122,7 @@ export class Sluice {
           isDraining: () => this.draining,
           adminConfig: () => this.config.admin,
           effectiveConfig: () => this.config,
+          cache: { cache: this.cache, config: () => this.config },
         },
       );
     }
@@ -181,6 +187,7 @@ export class Sluice {
     this.telemetry.logger.level = next.telemetry.log_level;
     this.accounting.accessLog = next.telemetry.access_log;
     this.accounting.llm.configure(next.llm, next.upstreams);
+    this.cache.configure(next.cache);
     const restartOnly = (['listener', 'admin'] as const).filter(
       (key) => JSON.stringify(previous[key]) !== JSON.stringify(next[key]),
     );
@@ -210,6 +217,7 @@ export class Sluice {
     await this.generation.retire();
     await this.admin?.close();
     await this.mocks.close();
+    await this.cache.close();
     logger.info({ drained }, 'sluice stopped');
     await new Promise<void>((resolve) => this.telemetry.logger.flush(() => resolve()));
     return { drained };

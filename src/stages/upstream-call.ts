@@ -65,7 +65,7 @@ export function upstreamCallStage(upstream: UpstreamRuntime, bodyLimit: number, 
           upstream,
           { method, path, headers, body: requestBody(ctx, headers, bodyLimit) },
           ctx.timings,
-          ctx.signal,
+          ctx.upstreamSignal,
         );
       } catch (error) {
         endClientSpan(span, undefined, error instanceof SluiceError ? error.code : 'aborted');

@@ -1,0 +1,186 @@
+/**
+ * The response cache of one Sluice process: the L1 memory tier, the optional L2 Redis tier, and
+ * the flights in progress. It outlives config reloads (answers and flights survive them); tier
+ * settings that change are applied by rebuilding the tier that changed.
+ */
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import type { DeepReadonly } from '../config/freeze.ts';
+import type { CacheConfig } from '../config/types.generated.ts';
+import { canDecodeJson, decodeBody } from '../llm/body-decoding.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { CacheDecision } from './decide.ts';
+import type { CachedResponse } from './entry.ts';
+import { decodeEntry, encodeEntry } from './entry-codec.ts';
+import { Flight } from './flight.ts';
+import { MemoryTier } from './memory-tier.ts';
+import { RedisTier } from './redis-tier.ts';
+import { storableHeaders } from './stored-headers.ts';
+import { jsonIsComplete, streamIsComplete } from './stream-complete.ts';
+
+export type LookupTier = 'l1' | 'l2' | 'none';
+export type LookupResult = 'hit' | 'miss' | 'bypass' | 'coalesced';
+export type StoreResult = 'stored' | 'not_ok' | 'incomplete' | 'too_large';
+
+type Cacheable = Extract<CacheDecision, { kind: 'cache' }>;
+
+export interface StoredAnswer {
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+  readonly body: Buffer;
+}
+
+export class ResponseCache {
+  private memory: MemoryTier;
+  private redis: RedisTier | undefined;
+  private settingsKey = '';
+  private settings: DeepReadonly<CacheConfig>;
+  private readonly flights = new Map<string, Flight>();
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+
+  constructor(settings: DeepReadonly<CacheConfig>, metrics: Metrics, log: Logger) {
+    this.metrics = metrics;
+    this.log = log;
+    this.settings = settings;
+    this.memory = this.memoryTier(settings);
+    this.configure(settings);
+  }
+
+  /** Applies new tier settings; a tier whose settings did not change keeps its entries and connection. */
+  configure(settings: DeepReadonly<CacheConfig>): void {
+    const memoryChanged =
+      settings.l1_max_bytes !== this.settings.l1_max_bytes ||
+      settings.max_entry_bytes !== this.settings.max_entry_bytes;
+    if (memoryChanged) this.memory = this.memoryTier(settings);
+    const redisKey = JSON.stringify(settings.redis ?? null);
+    if (redisKey !== this.settingsKey) {
+      void this.redis?.close();
+      this.redis = settings.redis
+        ? new RedisTier(settings.redis, this.log, {
+            onEvent: (event, seconds) => {
+              this.metrics.cacheL2Operations.labels(event).inc();
+              if (event !== 'rejected') this.metrics.cacheL2Duration.observe(seconds);
+            },
+          })
+        : undefined;
+      this.settingsKey = redisKey;
+    }
+    this.settings = settings;
+  }
+
+  count(route: string, tier: LookupTier, result: LookupResult): void {
+    this.metrics.cacheLookups.labels(route, tier, result).inc();
+  }
+
+  /** L1, then L2 (promoting a hit to L1); counts the outcome. */
+  async lookup(route: string, key: string): Promise<CachedResponse | undefined> {
+    const now = Date.now();
+    const local = this.memory.get(key);
+    if (local && local.expiresAt > now) {
+      this.count(route, 'l1', 'hit');
+      return local;
+    }
+    const raw = this.redis ? await this.redis.get(key) : undefined;
+    const shared = raw ? decodeEntry(raw) : undefined;
+    if (shared && shared.expiresAt > now) {
+      this.memory.set(key, shared);
+      this.count(route, 'l2', 'hit');
+      return shared;
+    }
+    this.count(route, 'none', 'miss');
+    return undefined;
+  }
+
+  /** The flight for `key` a new client can still join from its start, if any. */
+  flightFor(key: string): Flight | undefined {
+    const flight = this.flights.get(key);
+    return flight?.joinable ? flight : undefined;
+  }
+
+  beginFlight(key: string): Flight {
+    const flight = new Flight(key, this.settings.max_entry_bytes);
+    this.flights.set(key, flight);
+    return flight;
+  }
+
+  endFlight(flight: Flight): void {
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+  }
+
+  /** Stores a complete 2xx answer in every tier; anything else is counted and dropped. */
+  store(route: string, decision: Cacheable, answer: StoredAnswer): StoreResult {
+    const result = this.storable(decision, answer);
+    this.metrics.cacheStores.labels(route, result).inc();
+    if (result !== 'stored') return result;
+    const storedAt = Date.now();
+    const entry: CachedResponse = {
+      status: answer.status,
+      headers: storableHeaders(answer.headers),
+      body: answer.body,
+      stream: decision.stream,
+      storedAt,
+      expiresAt: storedAt + decision.ttlMs,
+    };
+    this.memory.set(decision.key, entry);
+    if (this.redis) {
+      const encoded = encodeEntry(entry, this.settings.redis?.compress_above_bytes ?? 1024);
+      void this.redis.set(decision.key, encoded, decision.ttlMs);
+    }
+    return 'stored';
+  }
+
+  private storable(decision: Cacheable, answer: StoredAnswer): StoreResult {
+    if (answer.status < 200 || answer.status >= 300) return 'not_ok';
+    if (answer.body.length > this.settings.max_entry_bytes) return 'too_large';
+    // A compressed answer is checked decompressed; it is replayed as it came (the client's
+    // accept-encoding is part of the key, so only clients that accept it get it).
+    const encoding = answer.headers['content-encoding'];
+    let plain = answer.body;
+    if (typeof encoding === 'string' && encoding !== 'identity') {
+      if (!canDecodeJson(encoding)) return 'incomplete';
+      try {
+        plain = decodeBody(answer.body, encoding, this.settings.max_entry_bytes * 16);
+      } catch {
+        return 'incomplete';
+      }
+    }
+    const complete = decision.stream ? streamIsComplete(decision.protocol, plain) : jsonIsComplete(plain);
+    return complete ? 'stored' : 'incomplete';
+  }
+
+  async purge(prefix: string): Promise<number> {
+    const local = this.memory.purge((key) => key.startsWith(prefix));
+    const shared = this.redis ? await this.redis.purge(prefix) : 0;
+    return local + shared;
+  }
+
+  private memoryTier(settings: DeepReadonly<CacheConfig>): MemoryTier {
+    return new MemoryTier({
+      maxBytes: settings.l1_max_bytes,
+      maxEntryBytes: settings.max_entry_bytes,
+      onEvict: () => this.metrics.cacheEvictions.labels('l1').inc(),
+    });
+  }
+
+  /** The L1 gauges, refreshed before each scrape. */
+  reportGauges(): void {
+    const { entries, bytes, maxBytes } = this.memory.stats();
+    this.metrics.cacheEntries.labels('l1').set(entries);
+    this.metrics.cacheBytes.labels('l1').set(bytes);
+    this.metrics.cacheMaxBytes.labels('l1').set(maxBytes);
+    this.metrics.cacheL2Up.set(this.redis === undefined ? 0 : this.redis.state() === 'up' ? 1 : 0);
+  }
+
+  stats() {
+    return {
+      l1: this.memory.stats(),
+      l2: this.redis ? { state: this.redis.state(), ...this.redis.stats() } : { state: 'off' },
+      flights: this.flights.size,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.redis?.close();
+  }
+}

@@ -1,0 +1,49 @@
+/** Checks of the cache settings the schema cannot make: which routes can cache, and one Redis topology. */
+import type { ConfigIssue } from './errors.ts';
+import type { ConfigSource } from './source.ts';
+
+type Loose = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Loose {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+export function checkCache(source: ConfigSource, data: Loose): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const routes = data['routes'];
+  if (Array.isArray(routes)) {
+    routes.forEach((route: unknown, index) => {
+      if (!isRecord(route) || route['cache'] === undefined) return;
+      const protocol = route['protocol'] ?? 'passthrough';
+      if (protocol === 'passthrough')
+        issues.push(
+          source.keyIssue(
+            ['routes', index, 'cache'],
+            'caches LLM answers, so it needs protocol: openai or anthropic (use dedupe: true to share identical calls in flight)',
+          ),
+        );
+    });
+  }
+  const cache = data['cache'];
+  const redis = isRecord(cache) ? cache['redis'] : undefined;
+  if (isRecord(redis)) {
+    const given = ['url', 'sentinels', 'cluster'].filter((key) => redis[key] !== undefined);
+    if (given.length !== 1)
+      issues.push(
+        source.keyIssue(
+          ['cache', 'redis'],
+          given.length === 0
+            ? 'needs one of url, sentinels (with sentinel_name) or cluster'
+            : `give one of url, sentinels or cluster, not ${given.join(' and ')}`,
+        ),
+      );
+    if ((redis['sentinels'] === undefined) !== (redis['sentinel_name'] === undefined))
+      issues.push(
+        source.keyIssue(
+          ['cache', 'redis', redis['sentinels'] === undefined ? 'sentinel_name' : 'sentinels'],
+          'sentinels and sentinel_name go together',
+        ),
+      );
+  }
+  return issues;
+}

@@ -1,0 +1,116 @@
+/**
+ * The cache stage of routes with `cache` or `dedupe`: answers identical requests from the cache
+ * (`x-sluice-cache: HIT`, with `Age`), lets identical requests in flight share one upstream call
+ * (`COALESCED`), and stores complete 2xx answers on the way back (`MISS`). It sits before the LLM
+ * stage, so answers Sluice did not buy from the provider are not counted as token usage.
+ */
+import type { OutgoingHttpHeaders } from 'node:http';
+import { type CacheDecision, decide } from '../cache/decide.ts';
+import type { CachedResponse } from '../cache/entry.ts';
+import type { Flight } from '../cache/flight.ts';
+import type { ResponseCache } from '../cache/response-cache.ts';
+import type { DeepReadonly } from '../config/freeze.ts';
+import type { RouteCacheConfig } from '../config/types.generated.ts';
+import type { Stage } from '../pipeline/compose.ts';
+import type { ProxyContext, ResponseDraft } from '../pipeline/context.ts';
+
+export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'COALESCED';
+
+function answerFromEntry(ctx: ProxyContext, entry: CachedResponse): void {
+  const ageSeconds = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+  ctx.response = {
+    status: entry.status,
+    headers: {
+      ...entry.headers,
+      'content-length': String(entry.body.length),
+      age: String(ageSeconds),
+      'x-sluice-cache': 'HIT',
+    },
+    body: entry.body,
+  };
+}
+
+function mark(draft: ResponseDraft | undefined, status: CacheStatus): void {
+  if (draft) draft.headers['x-sluice-cache'] = status;
+}
+
+/** A follower takes the leader's answer: the same head, and the body from its first byte. */
+async function follow(ctx: ProxyContext, flight: Flight): Promise<boolean> {
+  const head = await flight.head;
+  const body = flight.join();
+  if (!body) return false;
+  const headers: OutgoingHttpHeaders = { ...head.headers, 'x-sluice-cache': 'COALESCED' };
+  ctx.response = { status: head.status, headers, body };
+  return true;
+}
+
+/** Leads a flight: the upstream call is the flight's, the answer is shared and, when it qualifies, stored. */
+async function lead(
+  ctx: ProxyContext,
+  cache: ResponseCache,
+  decision: Extract<CacheDecision, { kind: 'cache' | 'dedupe' }>,
+  next: () => Promise<void>,
+): Promise<void> {
+  const flight = cache.beginFlight(decision.key);
+  ctx.upstreamSignal = flight.upstreamAbort.signal;
+  // The leader's own client leaving must not end the call for the others: its reader leaving does.
+  try {
+    await next();
+  } catch (error) {
+    flight.fail(error);
+    cache.endFlight(flight);
+    throw error;
+  }
+  const draft = ctx.response;
+  if (!draft) {
+    flight.fail(new Error('no response'));
+    cache.endFlight(flight);
+    return;
+  }
+  flight.start({ status: draft.status, headers: { ...draft.headers } }, draft.body);
+  const body = flight.join();
+  if (body) draft.body = body;
+  mark(draft, decision.kind === 'cache' ? 'MISS' : 'BYPASS');
+  const { status, headers } = draft;
+  void flight.end.then((end) => {
+    cache.endFlight(flight);
+    if (decision.kind === 'cache' && end.complete)
+      cache.store(ctx.route.name, decision, { status, headers, body: end.body });
+  });
+}
+
+export function cacheStage(
+  cache: ResponseCache,
+  settings: DeepReadonly<RouteCacheConfig> | undefined,
+  dedupe: boolean,
+): Stage {
+  return {
+    name: 'cache',
+    async run(ctx, next) {
+      const decision = decide(ctx, settings, dedupe);
+      if (decision.kind === 'pass') {
+        await next();
+        return;
+      }
+      if (decision.kind === 'bypass') {
+        await next();
+        mark(ctx.response, 'BYPASS');
+        cache.count(ctx.route.name, 'none', 'bypass');
+        return;
+      }
+      if (decision.kind === 'cache' && decision.read) {
+        const hit = await cache.lookup(ctx.route.name, decision.key);
+        if (hit) {
+          answerFromEntry(ctx, hit);
+          return;
+        }
+      }
+      const flight = decision.shareInFlight ? cache.flightFor(decision.key) : undefined;
+      if (flight && (await follow(ctx, flight))) {
+        cache.count(ctx.route.name, 'none', 'coalesced');
+        return;
+      }
+      await lead(ctx, cache, decision, next);
+    },
+  };
+}

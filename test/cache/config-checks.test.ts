@@ -1,0 +1,46 @@
+import t from 'tap';
+import { parseConfig } from '../../src/config/load.ts';
+import { brief, issuesOf } from '../config/helpers.ts';
+
+const lines = (...text: string[]) => `${text.join('\n')}\n`;
+
+t.test('cache needs an LLM route; Redis takes one topology', async (t) => {
+  const text = lines(
+    'upstreams:',
+    '  main: { url: "http://127.0.0.1:9000" }',
+    'routes:',
+    '  - name: files',
+    '    upstream: main',
+    '    cache: { ttl_seconds: 60 }', //                                   6
+    'cache:',
+    '  redis:', //                                                         8
+    '    url: redis://127.0.0.1:6379',
+    '    cluster: [{ host: 127.0.0.1, port: 7000 }]',
+    '    sentinel_name: main', //                                          11
+  );
+  t.same(issuesOf(text).map(brief), [
+    '6:5 routes[0].cache: caches LLM answers, so it needs protocol: openai or anthropic (use dedupe: true to share identical calls in flight)',
+    '8:3 cache.redis: give one of url, sentinels or cluster, not url and cluster',
+    '11:5 cache.redis.sentinel_name: sentinels and sentinel_name go together',
+  ]);
+});
+
+t.test('a route cache gets its defaults; dedupe is off unless asked for', async (t) => {
+  const { config } = parseConfig(
+    lines(
+      'upstreams:',
+      '  main: { url: "http://127.0.0.1:9000" }',
+      'routes:',
+      '  - { name: chat, upstream: main, protocol: openai, cache: { ttl_seconds: 60 } }',
+    ),
+    'test.yaml',
+    {},
+  );
+  t.same(config.routes[0]?.cache, {
+    ttl_seconds: 60,
+    ignore_fields: ['user', 'metadata'],
+    when: {},
+    allow_client_bypass: true,
+  });
+  t.equal(config.routes[0]?.dedupe, false);
+});
