@@ -3,9 +3,11 @@
  * client or the route's condition says so (`bypass`), or key it — to read and store the answer
  * (`cache`), or only to share an identical call in flight (`dedupe`).
  */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { DeepReadonly } from '../config/freeze.ts';
 import type { RouteCacheConfig } from '../config/types.generated.ts';
-import { type JsonObject, jsonObject } from '../llm/json.ts';
+import { type JsonObject, parseJsonObject } from '../llm/json.ts';
 import { operationFor } from '../llm/request.ts';
 import type { ProxyContext } from '../pipeline/context.ts';
 import {
@@ -45,15 +47,6 @@ function variantOf(ctx: ProxyContext): string {
   return `${variantHeaders(ctx.req.headers)}\naccept-encoding:${accepted}`;
 }
 
-function requestJson(ctx: ProxyContext): JsonObject | undefined {
-  if (ctx.requestBody === undefined || ctx.requestBody.length === 0) return undefined;
-  try {
-    return jsonObject(JSON.parse(ctx.requestBody.toString('utf8')));
-  } catch {
-    return undefined;
-  }
-}
-
 function dedupeKey(ctx: ProxyContext, body: JsonObject | undefined): string | undefined {
   const method = ctx.req.method ?? 'GET';
   // A body Sluice did not read whole (passthrough routes) cannot be compared: no sharing then.
@@ -70,13 +63,69 @@ function dedupeKey(ctx: ProxyContext, body: JsonObject | undefined): string | un
   });
 }
 
+/** Every request header a decision reads: the tenant's, the variants', the client's directives. */
+const decisionHeaders = [
+  'authorization',
+  'x-api-key',
+  'api-key',
+  'anthropic-version',
+  'anthropic-beta',
+  'openai-beta',
+  'accept-encoding',
+  'cache-control',
+  'x-sluice-cache',
+] as const;
+
+/**
+ * One SHA-256 over everything a decision depends on (method, path, the headers above, the route's
+ * tenant header, the raw body), length-prefixed. Identical requests — the same client resending
+ * the same bytes, which is what a cache hit usually is — then skip the JSON parse, the RFC 8785
+ * canonicalization and the key hashes: a third of the work of answering a hit.
+ */
+function fingerprint(ctx: ProxyContext, tenantHeader: string | undefined): string {
+  const hash = createHash('sha256');
+  const add = (text: string) => hash.update(`${Buffer.byteLength(text)}:`).update(text);
+  add(ctx.req.method ?? 'GET');
+  add(`${ctx.path}${ctx.search}`);
+  const headers = ctx.req.headers;
+  for (const name of tenantHeader === undefined
+    ? decisionHeaders
+    : [...decisionHeaders, tenantHeader.toLowerCase()]) {
+    const value = headers[name];
+    add(value === undefined ? '' : Array.isArray(value) ? value.join('\n') : value);
+  }
+  const body = ctx.requestBody ?? Buffer.alloc(0);
+  hash.update(`${body.length}:`).update(body);
+  return hash.digest('base64');
+}
+
+/** Decisions by request fingerprint, for one route's settings (the cache stage owns one). */
+export class DecisionMemo {
+  private readonly decisions = new LRUCache<string, CacheDecision>({ max: 4096 });
+
+  decide(
+    ctx: ProxyContext,
+    settings: DeepReadonly<RouteCacheConfig> | undefined,
+    dedupe: boolean,
+  ): CacheDecision {
+    // A body Sluice did not read whole cannot be fingerprinted; decide() passes it anyway.
+    if (ctx.requestBody === undefined && ctx.requestBodyBytes > 0) return decide(ctx, settings, dedupe);
+    const key = fingerprint(ctx, settings?.tenant_header);
+    const known = this.decisions.get(key);
+    if (known !== undefined) return known;
+    const decision = decide(ctx, settings, dedupe);
+    this.decisions.set(key, decision);
+    return decision;
+  }
+}
+
 export function decide(
   ctx: ProxyContext,
   settings: DeepReadonly<RouteCacheConfig> | undefined,
   dedupe: boolean,
 ): CacheDecision {
   const protocol = ctx.route.protocol;
-  const body = requestJson(ctx);
+  const body = parseJsonObject(ctx.requestBody);
   const method = ctx.req.method ?? 'GET';
   const cacheable =
     settings !== undefined &&

@@ -19,8 +19,10 @@ import { storableHeaders } from './stored-headers.ts';
 import { jsonIsComplete, streamIsComplete } from './stream-complete.ts';
 
 export type LookupTier = 'l1' | 'l2' | 'none';
-export type LookupResult = 'hit' | 'miss' | 'bypass' | 'coalesced';
-export type StoreResult = 'stored' | 'not_ok' | 'incomplete' | 'too_large';
+/** `stale` and `revalidated` come from the HTTP cache of GET routes (src/stages/http-cache.ts). */
+export type LookupResult = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'stale' | 'revalidated';
+/** `not_storable`: the HTTP cache's rules refuse the response (no-store, private, Authorization, ...). */
+export type StoreResult = 'stored' | 'not_ok' | 'incomplete' | 'too_large' | 'not_storable';
 
 type Cacheable = Extract<CacheDecision, { kind: 'cache' }>;
 
@@ -73,7 +75,7 @@ export class ResponseCache {
     this.metrics.cacheLookups.labels(route, tier, result).inc();
   }
 
-  /** L1, then L2 (promoting a hit to L1); counts the outcome. */
+  /** L1, then L2 (promoting a hit to L1); counts hits. */
   async lookup(route: string, key: string): Promise<CachedResponse | undefined> {
     const now = Date.now();
     const local = this.memory.get(key);
@@ -88,8 +90,47 @@ export class ResponseCache {
       this.count(route, 'l2', 'hit');
       return shared;
     }
-    this.count(route, 'none', 'miss');
+    // Not counted as a miss yet: the request may still join a flight (coalesced); the stage counts it.
     return undefined;
+  }
+
+  countStore(route: string, result: StoreResult): void {
+    this.metrics.cacheStores.labels(route, result).inc();
+  }
+
+  /** The largest body any tier keeps (cache.max_entry_bytes). */
+  get maxEntryBytes(): number {
+    return this.settings.max_entry_bytes;
+  }
+
+  /**
+   * The entry under `key` as stored, from L1, then L2 (promoting it to L1), with the tier that held
+   * it; nothing is counted. For callers with their own entry rules, such as the HTTP cache.
+   */
+  async lookupEntry(key: string): Promise<{ entry: CachedResponse; tier: 'l1' | 'l2' } | undefined> {
+    const now = Date.now();
+    const local = this.memory.get(key);
+    if (local && local.expiresAt > now) return { entry: local, tier: 'l1' };
+    const raw = this.redis ? await this.redis.get(key) : undefined;
+    const shared = raw ? decodeEntry(raw) : undefined;
+    if (!shared || shared.expiresAt <= now) return undefined;
+    this.memory.set(key, shared);
+    return { entry: shared, tier: 'l2' };
+  }
+
+  /** Keeps `entry` under `key` in every tier until its `expiresAt`, as given: no checks, nothing counted. */
+  storeEntry(key: string, entry: CachedResponse): void {
+    this.memory.set(key, entry);
+    if (this.redis) {
+      const encoded = encodeEntry(entry, this.settings.redis?.compress_above_bytes ?? 1024);
+      void this.redis.set(key, encoded, entry.expiresAt - Date.now());
+    }
+  }
+
+  /** Drops the entry under `key` from every tier; resolves when L2 answered or gave up. */
+  async deleteEntry(key: string): Promise<void> {
+    this.memory.delete(key);
+    await this.redis?.delete(key);
   }
 
   /** The flight for `key` a new client can still join from its start, if any. */

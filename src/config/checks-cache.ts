@@ -13,7 +13,16 @@ export function checkCache(source: ConfigSource, data: Loose): ConfigIssue[] {
   const routes = data['routes'];
   if (Array.isArray(routes)) {
     routes.forEach((route: unknown, index) => {
-      if (!isRecord(route) || route['cache'] === undefined) return;
+      if (!isRecord(route)) return;
+      // Single-flight keys a GET before its answer names the headers it varies on.
+      if (route['dedupe'] === true && route['http_cache'] !== undefined)
+        issues.push(
+          source.keyIssue(
+            ['routes', index, 'dedupe'],
+            'cannot be combined with http_cache: requests that differ only in a Vary header would share one answer',
+          ),
+        );
+      if (route['cache'] === undefined) return;
       const protocol = route['protocol'] ?? 'passthrough';
       if (protocol === 'passthrough')
         issues.push(

@@ -35,6 +35,15 @@ const routeAlerts = {
       description:
         'Fire SluiceRouteThroughputLow when the route serves fewer requests per second than this for 15 minutes. Unset: no throughput alert for the route.',
     },
+    cache_l1_hit_ratio: ratio(
+      'Share of the route’s cache lookups answered by L1 below which SluiceCacheL1HitRatioLow fires.',
+    ),
+    cache_l2_hit_ratio: ratio(
+      'Share of the route’s L1 misses answered by L2 (Redis) below which SluiceCacheL2HitRatioLow fires.',
+    ),
+    cache_hit_ratio: ratio(
+      'Share of the route’s cache lookups answered by either tier below which SluiceCacheHitRatioLow fires.',
+    ),
   },
 } as const;
 
@@ -111,6 +120,33 @@ export const alerts = {
     event_loop_delay_seconds: seconds(
       'p99 event-loop delay of a Sluice process that fires SluiceEventLoopDelayHigh.',
       0.1,
+    ),
+    cache_l1_hit_ratio: ratio(
+      'Default share of a cached route’s lookups answered by the in-process L1 tier below which SluiceCacheL1HitRatioLow fires (over 5 minutes, held for 30).',
+      0.5,
+    ),
+    cache_l2_hit_ratio: ratio(
+      'Default share of a cached route’s L1 misses answered by Redis (L2) below which SluiceCacheL2HitRatioLow fires. Only with `cache.redis`.',
+      0.5,
+    ),
+    cache_hit_ratio: ratio(
+      'Default share of a cached route’s lookups answered by either tier below which SluiceCacheHitRatioLow fires. Only with both tiers: with one, it is that tier’s ratio.',
+      0.3,
+    ),
+    cache_min_lookups_per_second: {
+      type: 'number',
+      minimum: 0,
+      default: 0.1,
+      description:
+        'The hit-ratio alerts ignore a route with fewer cache lookups per second than this (summed over instances), so a handful of requests on a quiet route cannot fire them.',
+    },
+    cache_l1_utilization: ratio(
+      'Share of `cache.l1_max_bytes` in use, while the L1 tier evicts answers before they expire, that fires SluiceCacheL1Full.',
+      0.9,
+    ),
+    cache_l2_error_ratio: ratio(
+      'Share of Redis (L2) commands that fail or time out that fires SluiceCacheL2Failing (which also fires while L2 is down).',
+      0.05,
     ),
     routes: {
       type: 'object',

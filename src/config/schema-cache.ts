@@ -135,3 +135,39 @@ export const routeDedupe = {
   description:
     'Identical requests in flight at the same time share one upstream call (single-flight), on routes with or without `cache`; routes with `cache` always do.',
 } as const;
+
+export const routeHttpCache = {
+  title: 'RouteHttpCacheConfig',
+  type: 'object',
+  description:
+    'Cache this route’s GET responses as a shared HTTP cache (RFC 9111): freshness, `Vary`, revalidation with ETag / Last-Modified, `stale-while-revalidate` and `stale-if-error` as the upstream’s headers say. Any protocol (e.g. `/v1/models`). Unsafe requests (POST, PUT, PATCH, DELETE) answered with 2xx or 3xx drop what is stored for their URI. `{}` turns it on with the defaults.',
+  additionalProperties: false,
+  properties: {
+    shared: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Behave as a shared cache: responses marked `private` are not stored. Off only where one client identity uses the route (a sidecar): `private` responses are then stored too, still per credential.',
+    },
+    cache_authorized: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Store responses to requests that carry a credential (`authorization`, `x-api-key`, `api-key`) even when the response does not allow it with `public`, `s-maxage` or `must-revalidate`. Either way such entries are kept per credential (a hash of it) and never served to another.',
+    },
+    default_ttl_seconds: {
+      type: 'integer',
+      minimum: 0,
+      default: 0,
+      description:
+        'Freshness of a cacheable response that states none (no `max-age`, `s-maxage`, `Expires` or `immutable`; never overrides `no-cache`). 0: only what the upstream states, plus the RFC 9111 heuristic of a tenth of the time since `Last-Modified`. Seconds.',
+    },
+    max_stale_seconds: {
+      type: 'integer',
+      minimum: 0,
+      default: 86400,
+      description:
+        'The longest a response is served past its freshness under the upstream’s `stale-while-revalidate` / `stale-if-error` (their values are capped at this), and how long a stale response with a validator (ETag, Last-Modified) is kept for revalidation. Seconds.',
+    },
+  },
+} as const;

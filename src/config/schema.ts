@@ -5,7 +5,7 @@
  */
 
 import { alerts, slos } from './schema-ascode.ts';
-import { cacheTiers, routeCache, routeDedupe } from './schema-cache.ts';
+import { cacheTiers, routeCache, routeDedupe, routeHttpCache } from './schema-cache.ts';
 
 const durationMs = (description: string, defaultValue: number, minimum = 1) => ({
   type: 'integer',
@@ -313,6 +313,7 @@ const route = {
         'openai routes: when a streamed Chat Completions or Completions request does not ask for usage, add `stream_options.include_usage` upstream and remove the usage chunk (and the `"usage":null` members it adds) before the client sees the stream, so token counts and cost are known while the client gets exactly the stream it asked for. Needs `llm.accounting`.',
     },
     cache: routeCache,
+    http_cache: routeHttpCache,
     dedupe: routeDedupe,
   },
 } as const;

@@ -231,6 +231,7 @@ export interface RouteConfig {
    */
   ensure_stream_usage: boolean;
   cache?: RouteCacheConfig;
+  http_cache?: RouteHttpCacheConfig;
   /**
    * Identical requests in flight at the same time share one upstream call (single-flight), on routes with or without `cache`; routes with `cache` always do.
    */
@@ -281,6 +282,27 @@ export interface RouteCacheConfig {
    * Honour `cache-control: no-store` / `no-cache` and `x-sluice-cache: refresh` from clients. Off: the cache decides alone.
    */
   allow_client_bypass: boolean;
+}
+/**
+ * Cache this route’s GET responses as a shared HTTP cache (RFC 9111): freshness, `Vary`, revalidation with ETag / Last-Modified, `stale-while-revalidate` and `stale-if-error` as the upstream’s headers say. Any protocol (e.g. `/v1/models`). Unsafe requests (POST, PUT, PATCH, DELETE) answered with 2xx or 3xx drop what is stored for their URI. `{}` turns it on with the defaults.
+ */
+export interface RouteHttpCacheConfig {
+  /**
+   * Behave as a shared cache: responses marked `private` are not stored. Off only where one client identity uses the route (a sidecar): `private` responses are then stored too, still per credential.
+   */
+  shared: boolean;
+  /**
+   * Store responses to requests that carry a credential (`authorization`, `x-api-key`, `api-key`) even when the response does not allow it with `public`, `s-maxage` or `must-revalidate`. Either way such entries are kept per credential (a hash of it) and never served to another.
+   */
+  cache_authorized: boolean;
+  /**
+   * Freshness of a cacheable response that states none (no `max-age`, `s-maxage`, `Expires` or `immutable`; never overrides `no-cache`). 0: only what the upstream states, plus the RFC 9111 heuristic of a tenth of the time since `Last-Modified`. Seconds.
+   */
+  default_ttl_seconds: number;
+  /**
+   * The longest a response is served past its freshness under the upstream’s `stale-while-revalidate` / `stale-if-error` (their values are capped at this), and how long a stale response with a validator (ETag, Last-Modified) is kept for revalidation. Seconds.
+   */
+  max_stale_seconds: number;
 }
 /**
  * What Sluice reads from the LLM traffic of openai and anthropic routes: operation, model, tokens, cost, time to first token. It never changes what is forwarded (except `ensure_stream_usage`, per route) and never records prompts or completions.
@@ -479,6 +501,30 @@ export interface AlertsConfig {
    */
   event_loop_delay_seconds: number;
   /**
+   * Default share of a cached route’s lookups answered by the in-process L1 tier below which SluiceCacheL1HitRatioLow fires (over 5 minutes, held for 30). A ratio between 0 and 1.
+   */
+  cache_l1_hit_ratio: number;
+  /**
+   * Default share of a cached route’s L1 misses answered by Redis (L2) below which SluiceCacheL2HitRatioLow fires. Only with `cache.redis`. A ratio between 0 and 1.
+   */
+  cache_l2_hit_ratio: number;
+  /**
+   * Default share of a cached route’s lookups answered by either tier below which SluiceCacheHitRatioLow fires. Only with both tiers: with one, it is that tier’s ratio. A ratio between 0 and 1.
+   */
+  cache_hit_ratio: number;
+  /**
+   * The hit-ratio alerts ignore a route with fewer cache lookups per second than this (summed over instances), so a handful of requests on a quiet route cannot fire them.
+   */
+  cache_min_lookups_per_second: number;
+  /**
+   * Share of `cache.l1_max_bytes` in use, while the L1 tier evicts answers before they expire, that fires SluiceCacheL1Full. A ratio between 0 and 1.
+   */
+  cache_l1_utilization: number;
+  /**
+   * Share of Redis (L2) commands that fail or time out that fires SluiceCacheL2Failing (which also fires while L2 is down). A ratio between 0 and 1.
+   */
+  cache_l2_error_ratio: number;
+  /**
    * Per-route thresholds, by route name.
    */
   routes: {
@@ -507,6 +553,18 @@ export interface RouteAlertConfig {
    * Fire SluiceRouteThroughputLow when the route serves fewer requests per second than this for 15 minutes. Unset: no throughput alert for the route.
    */
   min_requests_per_second?: number;
+  /**
+   * Share of the route’s cache lookups answered by L1 below which SluiceCacheL1HitRatioLow fires. A ratio between 0 and 1.
+   */
+  cache_l1_hit_ratio?: number;
+  /**
+   * Share of the route’s L1 misses answered by L2 (Redis) below which SluiceCacheL2HitRatioLow fires. A ratio between 0 and 1.
+   */
+  cache_l2_hit_ratio?: number;
+  /**
+   * Share of the route’s cache lookups answered by either tier below which SluiceCacheHitRatioLow fires. A ratio between 0 and 1.
+   */
+  cache_hit_ratio?: number;
 }
 /**
  * Thresholds for one upstream; unset keys take the `alerts` defaults.

@@ -3,7 +3,7 @@
  * that is not a JSON object is described as `parsed: false` and forwarded untouched; this layer
  * never rejects a request.
  */
-import { type JsonObject, jsonObject } from './json.ts';
+import { type JsonObject, jsonObject, parseJsonObject } from './json.ts';
 
 export type LlmProtocol = 'openai' | 'anthropic';
 
@@ -57,15 +57,6 @@ export function operationFor(protocol: LlmProtocol, path: string): LlmOperation 
   return 'other';
 }
 
-function parseObject(body: Buffer | undefined): JsonObject | undefined {
-  if (!body || body.length === 0) return undefined;
-  try {
-    return jsonObject(JSON.parse(body.toString('utf8')));
-  } catch {
-    return undefined;
-  }
-}
-
 function maxTokensOf(body: JsonObject): number | undefined {
   for (const field of ['max_completion_tokens', 'max_output_tokens', 'max_tokens']) {
     const value = body[field];
@@ -80,7 +71,7 @@ export function describeLlmRequest(
   body: Buffer | undefined,
 ): LlmRequest {
   const operation = operationFor(protocol, path);
-  const json = parseObject(body);
+  const json = parseJsonObject(body);
   if (!json) {
     return {
       protocol,

@@ -5,11 +5,13 @@
  * last request is done.
  */
 
+import { HttpCache } from '../cache/http-cache.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { SluiceConfig } from '../config/types.generated.ts';
 import { compose, type Pipeline } from '../pipeline/compose.ts';
 import type { RouteRuntime } from '../pipeline/context.ts';
 import { cacheStage } from '../stages/cache.ts';
+import { httpCacheStage } from '../stages/http-cache.ts';
 import { llmStage } from '../stages/llm.ts';
 import { requestBodyStage } from '../stages/request-body.ts';
 import { upstreamCallStage } from '../stages/upstream-call.ts';
@@ -108,11 +110,18 @@ export class Generation {
         stripPrefix: route.strip_prefix,
       };
       const llmProtocol = route.protocol === 'passthrough' ? undefined : route.protocol;
+      const upstreamCall = upstreamCallStage(upstream, bodyLimit, trustedHops);
+      // The HTTP cache sits before the LLM stage, so its answers are not counted as LLM usage, and
+      // gets the upstream call itself for revalidations made after the client was answered.
+      const httpCache = route.http_cache
+        ? [httpCacheStage(new HttpCache(cache, route.name, route.http_cache), upstreamCall)]
+        : [];
       const stages = [
         requestBodyStage(bodyLimit, llmProtocol !== undefined),
         ...(route.cache || route.dedupe ? [cacheStage(cache, route.cache, route.dedupe)] : []),
+        ...httpCache,
         ...(llmProtocol && config.llm.accounting ? [llmStage(llmProtocol, route.ensure_stream_usage)] : []),
-        upstreamCallStage(upstream, bodyLimit, trustedHops),
+        upstreamCall,
       ];
       return {
         runtime,

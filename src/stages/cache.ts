@@ -5,7 +5,7 @@
  * stage, so answers Sluice did not buy from the provider are not counted as token usage.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import { type CacheDecision, decide } from '../cache/decide.ts';
+import { type CacheDecision, DecisionMemo } from '../cache/decide.ts';
 import type { CachedResponse } from '../cache/entry.ts';
 import type { Flight } from '../cache/flight.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
@@ -84,10 +84,11 @@ export function cacheStage(
   settings: DeepReadonly<RouteCacheConfig> | undefined,
   dedupe: boolean,
 ): Stage {
+  const memo = new DecisionMemo();
   return {
     name: 'cache',
     async run(ctx, next) {
-      const decision = decide(ctx, settings, dedupe);
+      const decision = memo.decide(ctx, settings, dedupe);
       if (decision.kind === 'pass') {
         await next();
         return;
@@ -110,6 +111,7 @@ export function cacheStage(
         cache.count(ctx.route.name, 'none', 'coalesced');
         return;
       }
+      if (decision.kind === 'cache') cache.count(ctx.route.name, 'none', 'miss');
       await lead(ctx, cache, decision, next);
     },
   };

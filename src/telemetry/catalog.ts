@@ -249,14 +249,14 @@ export const metricCatalog = {
   cacheLookups: {
     name: 'sluice_cache_lookups_total',
     type: 'counter',
-    help: 'Requests on caching or deduplicating routes by what the cache did: hit (tier l1 or l2), miss, bypass (client or condition), coalesced (shared a call in flight).',
+    help: 'Requests on caching or deduplicating routes by what the cache did: hit (tier l1 or l2), miss, bypass (client, condition, or an HTTP-cache response the rules forbid storing), coalesced (shared a call in flight); GET routes with http_cache also stale (served past freshness: stale-while-revalidate, stale-if-error) and revalidated (renewed by a 304).',
     unit: '',
     labels: ['route', 'tier', 'result'],
   },
   cacheStores: {
     name: 'sluice_cache_stores_total',
     type: 'counter',
-    help: 'Answers offered to the cache by outcome: stored, not_ok (not 2xx), incomplete (a stream without its terminal event, a broken body), too_large.',
+    help: 'Answers offered to the cache by outcome: stored, not_ok (not 2xx; 2xx or 3xx for http_cache), incomplete (a stream without its terminal event, a broken body), too_large, not_storable (http_cache: no-store, private, Authorization, nothing to keep).',
     unit: '',
     labels: ['route', 'result'],
   },

@@ -25,6 +25,21 @@ t.test('cache needs an LLM route; Redis takes one topology', async (t) => {
   ]);
 });
 
+t.test('dedupe and http_cache do not mix', async (t) => {
+  const text = lines(
+    'upstreams:',
+    '  main: { url: "http://127.0.0.1:9000" }',
+    'routes:',
+    '  - name: models',
+    '    upstream: main',
+    '    http_cache: {}',
+    '    dedupe: true', //                                                   7
+  );
+  t.same(issuesOf(text).map(brief), [
+    '7:5 routes[0].dedupe: cannot be combined with http_cache: requests that differ only in a Vary header would share one answer',
+  ]);
+});
+
 t.test('a route cache gets its defaults; dedupe is off unless asked for', async (t) => {
   const { config } = parseConfig(
     lines(
