@@ -6,6 +6,13 @@
 import type { AlertCase, AlertDefinition, RuleContext } from './alert-definition.ts';
 import { sel, w } from './alert-definition.ts';
 import {
+  cacheHitRatioLow,
+  cacheL1Full,
+  cacheL1HitRatioLow,
+  cacheL2Failing,
+  cacheL2HitRatioLow,
+} from './alerts-cache.ts';
+import {
   configReloadFailing,
   eventLoopDelayHigh,
   llmUnpricedModel,
@@ -20,6 +27,7 @@ import {
   upstreamPoolWaitHigh,
   upstreamUnreachable,
 } from './alerts-upstream.ts';
+import { cacheRecordings } from './cache-recordings.ts';
 import { renderAnnotation } from './go-template.ts';
 import { minute, window } from './profile.ts';
 import { metric } from './promql.ts';
@@ -29,6 +37,11 @@ export const alertDefinitions: readonly AlertDefinition[] = [
   routeErrorRatioHigh,
   routeLatencyHigh,
   routeThroughputLow,
+  cacheL1HitRatioLow,
+  cacheL2HitRatioLow,
+  cacheHitRatioLow,
+  cacheL1Full,
+  cacheL2Failing,
   upstreamErrorsHigh,
   upstreamUnreachable,
   upstreamPoolSaturated,
@@ -66,7 +79,8 @@ function alertRules(ctx: RuleContext, definition: AlertDefinition): AlertRule[] 
 
 /**
  * Per-route request rates and durations, recorded once for the dashboards' overview rows (a
- * dashboard refresh then reads a few series instead of every instance's buckets).
+ * dashboard refresh then reads a few series instead of every instance's buckets), and the cache's
+ * hit ratios when a route caches.
  */
 function recordings(ctx: RuleContext): RecordingRule[] {
   const win = w(ctx, 5 * minute);
@@ -83,6 +97,7 @@ function recordings(ctx: RuleContext): RecordingRule[] {
       record: 'route_le:sluice_http_request_duration_seconds_bucket:rate5m',
       expr: `sum by (route, le) (rate(${metric('requestDuration', '_bucket')}${sel(ctx)}[${win}]))`,
     },
+    ...cacheRecordings(ctx),
   ];
 }
 

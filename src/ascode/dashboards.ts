@@ -17,6 +17,7 @@ import {
 } from './dashboards/dashboard.ts';
 import { datasource, rateInterval } from './dashboards/panels.ts';
 import { provisioning } from './dashboards/provisioning.ts';
+import { cacheRow } from './dashboards/rows-cache.ts';
 import { llmCostRow, llmLatencyRow, llmResponsesRow, llmTokensRow } from './dashboards/rows-llm.ts';
 import { runtimeRow } from './dashboards/rows-runtime.ts';
 import { sloRow } from './dashboards/rows-slo.ts';
@@ -28,9 +29,9 @@ const overview: DashboardSpec = {
   uid: 'sluice-overview',
   title: 'Sluice / Overview',
   purpose:
-    'Sluice traffic as clients see it, SLOs, the upstreams and their connection pools, Sluice’s own overhead and the Node.js runtime.',
+    'Sluice traffic as clients see it, SLOs, the response cache, the upstreams and their connection pools, Sluice’s own overhead and the Node.js runtime.',
   variables: [routeVariable, upstreamVariable],
-  rows: [overviewRow, sloRow, latencyRow, upstreamRow, overheadRow, runtimeRow],
+  rows: [overviewRow, sloRow, latencyRow, cacheRow, upstreamRow, overheadRow, runtimeRow],
   annotations: (ctx) => [
     {
       name: 'Config loads',

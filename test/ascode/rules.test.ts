@@ -1,30 +1,38 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { series } from '../../src/ascode/alert-definition.ts';
 import { alertNames } from '../../src/ascode/alert-names.ts';
 import { alertTests } from '../../src/ascode/alerts.ts';
 import { generateFiles, staleFiles, writeFiles } from '../../src/ascode/generate.ts';
 import { profiles } from '../../src/ascode/profile.ts';
+import { metric } from '../../src/ascode/promql.ts';
 import type { PromtoolTestCase, RuleGroup } from '../../src/ascode/rule-model.ts';
 import { loadConfig, parseConfig } from '../../src/config/load.ts';
 import { promtool, promtoolMissing } from '../support/promtool.ts';
 
-/** Every knob the generators read: overrides, a throughput floor, a disabled alert, both SLI kinds. */
+/**
+ * Every knob the generators read: overrides, a throughput floor, a disabled alert, both SLI kinds,
+ * and a cached route with both cache tiers.
+ */
 const fixture = `
 upstreams:
   openai: { url: "http://127.0.0.1:9001" }
   vllm: { url: "http://127.0.0.1:9002" }
 routes:
-  - { name: chat, upstream: openai, protocol: openai }
+  - { name: chat, upstream: openai, protocol: openai, cache: { ttl_seconds: 60 } }
   - { name: local, upstream: vllm, protocol: openai, match: { path_prefix: /local/ } }
+cache:
+  redis: { url: "redis://127.0.0.1:6379" }
 alerts:
   selector: 'job="sluice-test",env="ci"'
   runbook_url: https://runbooks.example.com/{alert}
   disabled: [SluiceMemoryHigh]
+  cache_l2_error_ratio: 0.1
   routes:
-    chat: { error_ratio: 0.01, latency_p95_seconds: 30, min_requests_per_second: 0.5 }
+    chat: { error_ratio: 0.01, latency_p95_seconds: 30, min_requests_per_second: 0.5, cache_l1_hit_ratio: 0.8 }
   upstreams:
     vllm: { error_ratio: 0.2, pool_utilization: 0.5, pool_wait_p95_seconds: 0.5 }
 slos:
@@ -119,6 +127,90 @@ t.test(
     const run = promtool(['test', 'rules', join(dir, 'rules/tests/sluice.rules.test.yaml')]);
     t.not(run.status, 0, 'promtool test rules fails');
     t.match(run.output, /SluiceRouteErrorRatioHigh/, 'and names the alert');
+  },
+);
+
+t.test('cache rules exist only for the tiers the config caches in', async (t) => {
+  const cacheRules = (yaml: string) => {
+    const { config: parsed } = parseConfig(yaml, 'cache.yaml', {});
+    return groupsOf(generateFiles(parsed, options).get('rules/sluice.rules.yaml')!)
+      .flatMap((group) => group.rules)
+      .map((rule) => ('alert' in rule ? rule.alert : rule.record))
+      .filter((name) => /cache/i.test(name));
+  };
+  const config = (route: string, cache = '') =>
+    `upstreams: { openai: { url: "http://127.0.0.1:9001" } }\nroutes:\n  - { name: chat, upstream: openai, protocol: openai${route} }\n${cache}`;
+  const cached = ', cache: { ttl_seconds: 60 }';
+  t.same(cacheRules(config('')), [], 'no cached route: none');
+  t.same(cacheRules(config(', dedupe: true')), [], 'dedupe alone stores nothing that could hit');
+  t.same(
+    cacheRules(config(cached)),
+    [
+      'route_tier_result:sluice_cache_lookups:rate5m',
+      'route:sluice_cache_l1_hits:ratio_rate5m',
+      'route:sluice_cache_hits:ratio_rate5m',
+      'SluiceCacheL1HitRatioLow',
+      'SluiceCacheL1Full',
+    ],
+    'L1 only: no L2 rule, and no either-tier alert repeating the L1 one',
+  );
+  t.same(
+    cacheRules(config(cached, 'cache: { l1_max_bytes: 0, redis: { url: "redis://127.0.0.1:6379" } }\n')),
+    [
+      'route_tier_result:sluice_cache_lookups:rate5m',
+      'route:sluice_cache_l2_hits:ratio_rate5m',
+      'route:sluice_cache_hits:ratio_rate5m',
+      'SluiceCacheL2HitRatioLow',
+      'SluiceCacheL2Failing',
+    ],
+    'L2 only',
+  );
+});
+
+t.test(
+  'cache hit ratios: per tier, without bypasses and coalesced requests, and none for a route without lookups',
+  { skip: promtoolMissing },
+  async (t) => {
+    const dir = await generatedInto(generateFiles(config, options));
+    const lookups = (route: string, tier: string, result: string, values: string) => ({
+      series: series(metric('cacheLookups'), { job: 'sluice-test', env: 'ci', route, tier, result }),
+      values,
+    });
+    const ratios = (record: string, busy: number) => ({
+      expr: record,
+      eval_time: '10m',
+      exp_samples: [
+        { labels: `${record}{route="busy"}`, value: busy },
+        { labels: `${record}{route="cold"}`, value: 0 },
+      ],
+    });
+    const test = {
+      rule_files: [join(dir, 'rules/sluice.rules.yaml')],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            lookups('busy', 'l1', 'hit', '0+30x20'),
+            lookups('busy', 'l2', 'hit', '0+15x20'),
+            lookups('busy', 'none', 'miss', '0+15x20'),
+            lookups('busy', 'none', 'bypass', '0+100x20'),
+            lookups('busy', 'none', 'coalesced', '0+50x20'),
+            lookups('cold', 'none', 'miss', '0+60x20'),
+            lookups('idle', 'none', 'miss', '5x20'),
+          ],
+          promql_expr_test: [
+            ratios('route:sluice_cache_l1_hits:ratio_rate5m', 0.5),
+            ratios('route:sluice_cache_l2_hits:ratio_rate5m', 0.5),
+            ratios('route:sluice_cache_hits:ratio_rate5m', 0.75),
+          ],
+        },
+      ],
+    };
+    const file = join(dir, 'cache-ratios.test.yaml');
+    await writeFile(file, stringify(test));
+    const run = promtool(['test', 'rules', file]);
+    t.equal(run.status, 0, run.output);
   },
 );
 
