@@ -163,6 +163,45 @@ export function compareAccounting(cells: readonly CellRecord[], scenarios: reado
   return comparisons;
 }
 
+export interface CacheHitComparison {
+  readonly scenario: string;
+  /** Sluice req/s answering from its cache ÷ the mock's own req/s: the median of the per-round ratios. */
+  readonly throughputRatio: number | undefined;
+  readonly throughputRatioPerRound: readonly number[];
+}
+
+/** Cache hits against the upstream itself: answering from memory must beat asking the upstream. */
+export function compareCacheHits(cells: readonly CellRecord[], scenarios: readonly Scenario[]) {
+  const comparisons: CacheHitComparison[] = [];
+  for (const { name } of scenarios.filter((scenario) => scenario.cacheHit)) {
+    const perRound: number[] = [];
+    for (const cell of cells.filter((c) => c.scenario === name && c.target === 'sluice')) {
+      const twin = cells.find((c) => c.scenario === name && c.target === 'direct' && c.round === cell.round);
+      const rate = (result: LoadResult) => (result.requests * 1000) / result.windowMs;
+      if (twin && rate(twin.result) > 0) perRound.push(rate(cell.result) / rate(twin.result));
+    }
+    if (perRound.length > 0)
+      comparisons.push({
+        scenario: name,
+        throughputRatio: median(perRound),
+        throughputRatioPerRound: perRound,
+      });
+  }
+  return comparisons;
+}
+
+export function markdownCacheHits(comparisons: readonly CacheHitComparison[]): string {
+  const head = [
+    '| scenario | Sluice (cache hits) ÷ direct req/s (target ≥ 1.0) | per round |',
+    '|---|--:|--:|',
+  ];
+  const body = comparisons.map((c) => {
+    const verdict = c.throughputRatio === undefined ? '' : c.throughputRatio >= 1 ? ' ✓' : ' ✗';
+    return `| ${c.scenario} | ${fixed(2)(c.throughputRatio)}${verdict} | ${c.throughputRatioPerRound.map((r) => fixed(2)(r)).join(', ')} |`;
+  });
+  return [...head, ...body].join('\n');
+}
+
 const fixed = (digits: number) => (v: number | undefined) =>
   v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(digits);
 const f0 = fixed(0);

@@ -15,7 +15,9 @@ import {
   type CellRecord,
   compare,
   compareAccounting,
+  compareCacheHits,
   markdownAccounting,
+  markdownCacheHits,
   markdownComparisons,
   markdownTable,
   summarize,
@@ -181,6 +183,7 @@ async function main(): Promise<void> {
   const rows = summarize(cells, options.scenarios, options.targets);
   const comparisons = compare(rows, cells, options.scenarios);
   const accounting = compareAccounting(cells, options.scenarios);
+  const cacheHits = compareCacheHits(cells, options.scenarios);
   const file = path.join(resultsDir, `${runStamp}.json`);
   const { scenarios, ...rest } = options;
   const record = {
@@ -189,11 +192,13 @@ async function main(): Promise<void> {
     rows,
     comparisons,
     accounting,
+    cacheHits,
     cells,
   };
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
   console.log(`${markdownTable(rows)}\n\n${markdownComparisons(comparisons)}\n`);
   if (accounting.length > 0) console.log(`${markdownAccounting(accounting)}\n`);
+  if (cacheHits.length > 0) console.log(`${markdownCacheHits(cacheHits)}\n`);
   console.error(`sluice bench: results in ${path.relative(process.cwd(), file)}`);
 }
 

@@ -16,6 +16,11 @@ export interface Scenario {
   readonly includeUsage?: boolean;
   /** Per-request mock behaviour (`x-mock-*` headers), forwarded unchanged by both proxies. */
   readonly mockHeaders: Readonly<Record<string, string>>;
+  /**
+   * Send `temperature: 0`, which the example config caches: after the first request every answer
+   * comes from Sluice's L1 tier, and the report compares Sluice with the mock itself (direct).
+   */
+  readonly cacheHit?: boolean;
 }
 
 export const allScenarios: readonly Scenario[] = [
@@ -52,6 +57,22 @@ export const allScenarios: readonly Scenario[] = [
     mockHeaders: { 'x-mock-tokens': '16', 'x-mock-gap-ms': '1' },
   },
   {
+    name: 'json-hit',
+    title: 'chat completion, JSON, answered from the cache (temperature 0)',
+    connections: 50,
+    stream: false,
+    cacheHit: true,
+    mockHeaders: {},
+  },
+  {
+    name: 'sse-hit',
+    title: 'chat completion, SSE (16 events, 1 ms apart upstream), answered from the cache',
+    connections: 50,
+    stream: true,
+    cacheHit: true,
+    mockHeaders: { 'x-mock-tokens': '16', 'x-mock-gap-ms': '1' },
+  },
+  {
     name: 'latency50',
     title: 'chat completion, JSON, 50 ms upstream latency',
     connections: 200,
@@ -68,6 +89,7 @@ export function requestBody(scenario: Scenario): string {
       { role: 'user', content: 'Write a haiku about a reverse proxy.' },
     ],
     ...(scenario.stream ? { stream: true } : {}),
+    ...(scenario.cacheHit ? { temperature: 0 } : {}),
     ...(scenario.includeUsage ? { stream_options: { include_usage: true } } : {}),
   });
 }

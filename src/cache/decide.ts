@@ -110,6 +110,12 @@ export class DecisionMemo {
   ): CacheDecision {
     // A body Sluice did not read whole cannot be fingerprinted; decide() passes it anyway.
     if (ctx.requestBody === undefined && ctx.requestBodyBytes > 0) return decide(ctx, settings, dedupe);
+    // Most requests on a route that caches under a condition do not meet it: telling so needs only
+    // the parse the LLM stage shares, not the fingerprint's hash of the whole request.
+    if (settings !== undefined && !dedupe) {
+      const body = parseJsonObject(ctx.requestBody);
+      if (body !== undefined && !matchesCondition(body, settings.when)) return decide(ctx, settings, dedupe);
+    }
     const key = fingerprint(ctx, settings?.tenant_header);
     const known = this.decisions.get(key);
     if (known !== undefined) return known;

@@ -102,8 +102,8 @@ export class HttpCache {
     this.cache.count(this.route, tier, result);
   }
 
-  countStore(result: StoreResult): void {
-    this.cache.countStore(this.route, result);
+  countStore(result: StoreResult, storedBytes?: number): void {
+    this.cache.countStore(this.route, result, storedBytes);
   }
 
   get maxEntryBytes(): number {
@@ -160,7 +160,7 @@ export class HttpCache {
   async store(request: HttpCacheRequest, admitted: Admitted, body: Buffer): Promise<StoreResult> {
     const kept = retentionMs(admitted.policy, this.maxStaleSeconds);
     const result = body.length > this.maxEntryBytes ? 'too_large' : kept === 0 ? 'not_storable' : 'stored';
-    this.countStore(result);
+    this.countStore(result, body.length);
     if (result !== 'stored') return result;
     const storedAt = Date.now();
     const expiresAt = storedAt + kept;

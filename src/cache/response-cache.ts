@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DeepReadonly } from '../config/freeze.ts';
 import type { CacheConfig } from '../config/types.generated.ts';
 import { canDecodeJson, decodeBody } from '../llm/body-decoding.ts';
+import { type HotCounter, hotCounter } from '../telemetry/hot-children.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { CacheDecision } from './decide.ts';
 import type { CachedResponse } from './entry.ts';
@@ -38,6 +39,8 @@ export class ResponseCache {
   private settingsKey = '';
   private settings: DeepReadonly<CacheConfig>;
   private readonly flights = new Map<string, Flight>();
+  /** Counted on every request of a caching route: series looked up once, like the HTTP ones. */
+  private readonly lookupCounters = new Map<string, HotCounter>();
   private readonly metrics: Metrics;
   private readonly log: Logger;
 
@@ -72,7 +75,13 @@ export class ResponseCache {
   }
 
   count(route: string, tier: LookupTier, result: LookupResult): void {
-    this.metrics.cacheLookups.labels(route, tier, result).inc();
+    const key = `${route}\u0000${tier}\u0000${result}`;
+    let counter = this.lookupCounters.get(key);
+    if (counter === undefined) {
+      counter = hotCounter(this.metrics.cacheLookups, [route, tier, result]);
+      this.lookupCounters.set(key, counter);
+    }
+    counter.inc();
   }
 
   /** L1, then L2 (promoting a hit to L1); counts hits. */
@@ -94,8 +103,10 @@ export class ResponseCache {
     return undefined;
   }
 
-  countStore(route: string, result: StoreResult): void {
+  countStore(route: string, result: StoreResult, storedBytes?: number): void {
     this.metrics.cacheStores.labels(route, result).inc();
+    if (result === 'stored' && storedBytes !== undefined)
+      this.metrics.cacheEntryBytes.labels(route).observe(storedBytes);
   }
 
   /** The largest body any tier keeps (cache.max_entry_bytes). */
@@ -152,7 +163,7 @@ export class ResponseCache {
   /** Stores a complete 2xx answer in every tier; anything else is counted and dropped. */
   store(route: string, decision: Cacheable, answer: StoredAnswer): StoreResult {
     const result = this.storable(decision, answer);
-    this.metrics.cacheStores.labels(route, result).inc();
+    this.countStore(route, result, answer.body.length);
     if (result !== 'stored') return result;
     const storedAt = Date.now();
     const entry: CachedResponse = {

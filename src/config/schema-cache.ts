@@ -120,6 +120,12 @@ export const routeCache = {
       description:
         'Header that names the tenant. Without it, the tenant is a hash of the credential (`authorization`, `x-api-key` or `api-key`), so two API keys never share an answer.',
     },
+    follower_retry: {
+      type: 'boolean',
+      default: false,
+      description:
+        'When the call that identical requests were sharing fails before answering, its followers make one call of their own (shared among them) instead of getting the same error.',
+    },
     allow_client_bypass: {
       type: 'boolean',
       default: true,

@@ -279,6 +279,10 @@ export interface RouteCacheConfig {
    */
   tenant_header?: string;
   /**
+   * When the call that identical requests were sharing fails before answering, its followers make one call of their own (shared among them) instead of getting the same error.
+   */
+  follower_retry: boolean;
+  /**
    * Honour `cache-control: no-store` / `no-cache` and `x-sluice-cache: refresh` from clients. Off: the cache decides alone.
    */
   allow_client_bypass: boolean;

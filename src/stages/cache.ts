@@ -7,7 +7,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { type CacheDecision, DecisionMemo } from '../cache/decide.ts';
 import type { CachedResponse } from '../cache/entry.ts';
-import type { Flight } from '../cache/flight.ts';
+import type { Flight, FlightHead } from '../cache/flight.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { DeepReadonly } from '../config/freeze.ts';
 import type { RouteCacheConfig } from '../config/types.generated.ts';
@@ -34,9 +34,21 @@ function mark(draft: ResponseDraft | undefined, status: CacheStatus): void {
   if (draft) draft.headers['x-sluice-cache'] = status;
 }
 
-/** A follower takes the leader's answer: the same head, and the body from its first byte. */
-async function follow(ctx: ProxyContext, flight: Flight): Promise<boolean> {
-  const head = await flight.head;
+/**
+ * A follower takes the leader's answer: the same head, and the body from its first byte. When the
+ * leader failed before answering, the follower fails the same way, or — with `follower_retry` —
+ * returns false and makes one call of its own (the first such follower leads it, the others join).
+ */
+async function follow(ctx: ProxyContext, flight: Flight, retry: boolean): Promise<boolean> {
+  let head: FlightHead;
+  try {
+    head = await flight.head;
+  } catch (error) {
+    if (retry) return false;
+    throw error;
+  }
+  // The leader's call failed and Sluice answered with its own error (x-sluice-error): retry.
+  if (retry && head.headers['x-sluice-error'] !== undefined) return false;
   const body = flight.join();
   if (!body) return false;
   const headers: OutgoingHttpHeaders = { ...head.headers, 'x-sluice-cache': 'COALESCED' };
@@ -107,7 +119,14 @@ export function cacheStage(
         }
       }
       const flight = decision.shareInFlight ? cache.flightFor(decision.key) : undefined;
-      if (flight && (await follow(ctx, flight))) {
+      const retry = settings?.follower_retry === true;
+      if (flight && (await follow(ctx, flight, retry))) {
+        cache.count(ctx.route.name, 'none', 'coalesced');
+        return;
+      }
+      // After a failed leader, a retry joins the call another follower already started again.
+      const again = flight && retry ? cache.flightFor(decision.key) : undefined;
+      if (again && again !== flight && (await follow(ctx, again, false))) {
         cache.count(ctx.route.name, 'none', 'coalesced');
         return;
       }

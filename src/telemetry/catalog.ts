@@ -260,6 +260,14 @@ export const metricCatalog = {
     unit: '',
     labels: ['route', 'result'],
   },
+  cacheEntryBytes: {
+    name: 'sluice_cache_entry_bytes',
+    type: 'histogram',
+    help: 'Body size of the answers stored, by route: what the byte budget holds and why an answer was too large.',
+    unit: 'bytes',
+    labels: ['route'],
+    buckets: [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216],
+  },
   cacheEntries: {
     name: 'sluice_cache_entries',
     type: 'gauge',

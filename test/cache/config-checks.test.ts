@@ -55,6 +55,7 @@ t.test('a route cache gets its defaults; dedupe is off unless asked for', async 
     ttl_seconds: 60,
     ignore_fields: ['user', 'metadata'],
     when: {},
+    follower_retry: false,
     allow_client_bypass: true,
   });
   t.equal(config.routes[0]?.dedupe, false);

@@ -220,6 +220,7 @@ t.test('condition from a route config type', async (t) => {
     ignore_fields: IGNORED,
     when: { temperature: 0 },
     allow_client_bypass: true,
+    follower_retry: false,
   };
   t.ok(matchesCondition(chat, config.when));
 });

@@ -207,3 +207,37 @@ t.test(
     t.equal(replay.text, text);
   },
 );
+
+t.test(
+  'a leader that fails before answering: followers get its error, or retry once with follower_retry',
+  async (t) => {
+    for (const followerRetry of [false, true]) {
+      const { mock, sluice } = await setup(t, { cache: { ttl_seconds: 60, follower_retry: followerRetry } });
+      const body = JSON.stringify({
+        ...chatBody,
+        messages: [{ role: 'user', content: `leader fails ${followerRetry}` }],
+      });
+      // The fault headers are not part of the key: the followers join the leader's call.
+      const leader = post(sluice.url, body, {
+        'x-mock-latency-ms': '300',
+        'x-mock-reset-after': 'before-headers',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const followers = await Promise.all(Array.from({ length: 5 }, () => post(sluice.url, body)));
+      const first = await leader;
+      t.equal(first.status, 502, 'the leader gets the upstream failure');
+      const statuses = followers.map((answer) => answer.status);
+      if (followerRetry) {
+        t.same(
+          statuses,
+          [200, 200, 200, 200, 200],
+          'follower_retry: the followers answer from their own call',
+        );
+        t.equal(mock.stats.byPath['/v1/chat/completions']?.started, 2, 'one retry call, shared');
+      } else {
+        t.same(statuses, [502, 502, 502, 502, 502], 'the followers get the same error');
+        t.equal(mock.stats.byPath['/v1/chat/completions']?.started, 1);
+      }
+    }
+  },
+);
