@@ -75,6 +75,12 @@ export const upstreamErrorsHigh: AlertDefinition = {
     const threshold = upstreamSetting(ctx, upstream, 'error_ratio');
     const ratio = Math.min(0.9, threshold * 2);
     const failing = Math.max(1, Math.round((perMinute * ratio) / (1 - ratio)));
+    const at = { ...labels, upstream };
+    const answered200 = {
+      series: series(upstreamResponses, { ...at, code: '200' }),
+      values: `0+${perMinute}x40`,
+    };
+    const failures = `0+${failing}x40`;
     const expected = {
       labels: { severity: this.severity, upstream },
       value: failing / (perMinute + failing),
@@ -84,44 +90,19 @@ export const upstreamErrorsHigh: AlertDefinition = {
       caseAt(
         `${upstream}: ${num(ratio * 100)}% connection resets fires`,
         [
-          {
-            series: series(upstreamResponses, { ...labels, upstream, code: '200' }),
-            values: `0+${perMinute}x40`,
-          },
-          {
-            series: series(upstreamErrors, { ...labels, upstream, error: 'upstream_connection_reset' }),
-            values: `0+${failing}x40`,
-          },
+          answered200,
+          { series: series(upstreamErrors, { ...at, error: 'upstream_connection_reset' }), values: failures },
         ],
         20,
         expected,
       ),
       caseAt(
         `${upstream}: ${num(ratio * 100)}% 503 answers, no transport error series at all, fires`,
-        [
-          {
-            series: series(upstreamResponses, { ...labels, upstream, code: '200' }),
-            values: `0+${perMinute}x40`,
-          },
-          {
-            series: series(upstreamResponses, { ...labels, upstream, code: '503' }),
-            values: `0+${failing}x40`,
-          },
-        ],
+        [answered200, { series: series(upstreamResponses, { ...at, code: '503' }), values: failures }],
         20,
         expected,
       ),
-      caseAt(
-        `${upstream}: every attempt answered 200 stays silent`,
-        [
-          {
-            series: series(upstreamResponses, { ...labels, upstream, code: '200' }),
-            values: `0+${perMinute}x40`,
-          },
-        ],
-        20,
-        undefined,
-      ),
+      caseAt(`${upstream}: every attempt answered 200 stays silent`, [answered200], 20, undefined),
     ];
   },
 };
