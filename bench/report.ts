@@ -144,19 +144,34 @@ export interface AccountingComparison {
   readonly cpuRatioPerRound: readonly number[];
 }
 
+/**
+ * `measure(a) / measure(b)` for each round where `target` and `baseline` both ran `scenario`: the
+ * two cells of a round ran back to back under the same machine load.
+ */
+function ratiosPerRound(
+  cells: readonly CellRecord[],
+  scenario: string,
+  target: TargetName,
+  baseline: TargetName,
+  measure: (result: LoadResult) => number | undefined,
+): number[] {
+  const ratios: number[] = [];
+  for (const cell of cells.filter((c) => c.scenario === scenario && c.target === target)) {
+    const twin = cells.find(
+      (c) => c.scenario === scenario && c.target === baseline && c.round === cell.round,
+    );
+    const value = measure(cell.result);
+    const base = twin && measure(twin.result);
+    if (value !== undefined && base !== undefined && base > 0) ratios.push(value / base);
+  }
+  return ratios;
+}
+
 /** What LLM accounting costs: `sluice` against `sluice-noacct`, paired by round like compare(). */
 export function compareAccounting(cells: readonly CellRecord[], scenarios: readonly Scenario[]) {
   const comparisons: AccountingComparison[] = [];
   for (const { name } of scenarios) {
-    const perRound: number[] = [];
-    for (const cell of cells.filter((c) => c.scenario === name && c.target === 'sluice')) {
-      const twin = cells.find(
-        (c) => c.scenario === name && c.target === 'sluice-noacct' && c.round === cell.round,
-      );
-      const on = cpuPerRequest(cell.result);
-      const off = twin && cpuPerRequest(twin.result);
-      if (on !== undefined && off !== undefined) perRound.push(on / off);
-    }
+    const perRound = ratiosPerRound(cells, name, 'sluice', 'sluice-noacct', cpuPerRequest);
     if (perRound.length > 0)
       comparisons.push({ scenario: name, cpuRatio: median(perRound), cpuRatioPerRound: perRound });
   }
@@ -174,12 +189,8 @@ export interface CacheHitComparison {
 export function compareCacheHits(cells: readonly CellRecord[], scenarios: readonly Scenario[]) {
   const comparisons: CacheHitComparison[] = [];
   for (const { name } of scenarios.filter((scenario) => scenario.cacheHit)) {
-    const perRound: number[] = [];
-    for (const cell of cells.filter((c) => c.scenario === name && c.target === 'sluice')) {
-      const twin = cells.find((c) => c.scenario === name && c.target === 'direct' && c.round === cell.round);
-      const rate = (result: LoadResult) => (result.requests * 1000) / result.windowMs;
-      if (twin && rate(twin.result) > 0) perRound.push(rate(cell.result) / rate(twin.result));
-    }
+    const rate = (result: LoadResult) => (result.requests * 1000) / result.windowMs;
+    const perRound = ratiosPerRound(cells, name, 'sluice', 'direct', rate);
     if (perRound.length > 0)
       comparisons.push({
         scenario: name,
