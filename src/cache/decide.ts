@@ -3,11 +3,11 @@
  * client or the route's condition says so (`bypass`), or key it — to read and store the answer
  * (`cache`), or only to share an identical call in flight (`dedupe`).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { DeepReadonly } from '../config/freeze.ts';
 import type { RouteCacheConfig } from '../config/types.generated.ts';
-import { type JsonObject, parseJsonObject } from '../llm/json.ts';
+import type { JsonObject } from '../llm/json.ts';
 import { operationFor } from '../llm/request.ts';
 import type { ProxyContext } from '../pipeline/context.ts';
 import {
@@ -76,32 +76,44 @@ const decisionHeaders = [
   'x-sluice-cache',
 ] as const;
 
+/** Fingerprints up to this many characters are memo keys as they are; longer ones are hashed. */
+const RAW_FINGERPRINT_CHARS = 2048;
+const MEMO_ENTRIES = 4096;
+
 /**
- * One SHA-256 over everything a decision depends on (method, path, the headers above, the route's
- * tenant header, the raw body), length-prefixed. Identical requests — the same client resending
- * the same bytes, which is what a cache hit usually is — then skip the JSON parse, the RFC 8785
- * canonicalization and the key hashes: a third of the work of answering a hit.
+ * Everything a decision depends on (method, path, the headers above, the route's tenant header,
+ * the raw body), length-prefixed. Identical requests — the same client resending the same bytes,
+ * which is what a cache hit usually is — then skip the JSON parse, the RFC 8785 canonicalization
+ * and the key hashes. A small request is its own fingerprint: hashing it cost about a tenth of a
+ * cache hit's CPU (docs/benchmarks.md). Such keys hold the request's credential header, in this
+ * process's memory only (never logged or exported), at most 4096 × 2 KiB; larger requests, where
+ * the hash is cheap beside the body, are keyed by their SHA-256.
  */
 function fingerprint(ctx: ProxyContext, tenantHeader: string | undefined): string {
-  const hash = createHash('sha256');
-  const add = (text: string) => hash.update(`${Buffer.byteLength(text)}:`).update(text);
-  add(ctx.req.method ?? 'GET');
-  add(`${ctx.path}${ctx.search}`);
   const headers = ctx.req.headers;
+  const method = ctx.req.method ?? 'GET';
+  const target = `${ctx.path}${ctx.search}`;
+  let prefix = `${method.length}:${method}${target.length}:${target}`;
   for (const name of tenantHeader === undefined
     ? decisionHeaders
     : [...decisionHeaders, tenantHeader.toLowerCase()]) {
-    const value = headers[name];
-    add(value === undefined ? '' : Array.isArray(value) ? value.join('\n') : value);
+    const header = headers[name];
+    const value = header === undefined ? '' : Array.isArray(header) ? header.join('\n') : header;
+    prefix += `${value.length}:${value}`;
   }
-  const body = ctx.requestBody ?? Buffer.alloc(0);
-  hash.update(`${body.length}:`).update(body);
-  return hash.digest('base64');
+  const body = ctx.requestBody ?? emptyBody;
+  prefix += `${body.length}:`;
+  // latin1: one character per byte, so distinct bodies stay distinct keys.
+  if (prefix.length + body.length <= RAW_FINGERPRINT_CHARS) return `r${prefix}${body.toString('latin1')}`;
+  // One buffer, one call: a Hash object fed piece by piece cost three times as much per request.
+  return `h${hash('sha256', Buffer.concat([Buffer.from(prefix), body]), 'base64')}`;
 }
+
+const emptyBody = Buffer.alloc(0);
 
 /** Decisions by request fingerprint, for one route's settings (the cache stage owns one). */
 export class DecisionMemo {
-  private readonly decisions = new LRUCache<string, CacheDecision>({ max: 4096 });
+  private readonly decisions = new LRUCache<string, CacheDecision>({ max: MEMO_ENTRIES });
 
   decide(
     ctx: ProxyContext,
@@ -110,12 +122,6 @@ export class DecisionMemo {
   ): CacheDecision {
     // A body Sluice did not read whole cannot be fingerprinted; decide() passes it anyway.
     if (ctx.requestBody === undefined && ctx.requestBodyBytes > 0) return decide(ctx, settings, dedupe);
-    // Most requests on a route that caches under a condition do not meet it: telling so needs only
-    // the parse the LLM stage shares, not the fingerprint's hash of the whole request.
-    if (settings !== undefined && !dedupe) {
-      const body = parseJsonObject(ctx.requestBody);
-      if (body !== undefined && !matchesCondition(body, settings.when)) return decide(ctx, settings, dedupe);
-    }
     const key = fingerprint(ctx, settings?.tenant_header);
     const known = this.decisions.get(key);
     if (known !== undefined) return known;
@@ -131,7 +137,7 @@ export function decide(
   dedupe: boolean,
 ): CacheDecision {
   const protocol = ctx.route.protocol;
-  const body = parseJsonObject(ctx.requestBody);
+  const body = ctx.requestJson();
   const method = ctx.req.method ?? 'GET';
   const cacheable =
     settings !== undefined &&

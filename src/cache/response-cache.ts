@@ -84,17 +84,26 @@ export class ResponseCache {
     counter.inc();
   }
 
-  /** L1, then L2 (promoting a hit to L1); counts hits. */
-  async lookup(route: string, key: string): Promise<CachedResponse | undefined> {
-    const now = Date.now();
+  /**
+   * L1 only, without a promise: a hit in memory is answered in the same tick. Counts hits; the
+   * stage asks L2 (`lookupShared`) on a miss when `hasShared`.
+   */
+  lookupLocal(route: string, key: string): CachedResponse | undefined {
     const local = this.memory.get(key);
-    if (local && local.expiresAt > now) {
-      this.count(route, 'l1', 'hit');
-      return local;
-    }
+    if (local === undefined || local.expiresAt <= Date.now()) return undefined;
+    this.count(route, 'l1', 'hit');
+    return local;
+  }
+
+  get hasShared(): boolean {
+    return this.redis !== undefined;
+  }
+
+  /** L2, promoting a hit to L1; counts hits. */
+  async lookupShared(route: string, key: string): Promise<CachedResponse | undefined> {
     const raw = this.redis ? await this.redis.get(key) : undefined;
     const shared = raw ? decodeEntry(raw) : undefined;
-    if (shared && shared.expiresAt > now) {
+    if (shared && shared.expiresAt > Date.now()) {
       this.memory.set(key, shared);
       this.count(route, 'l2', 'hit');
       return shared;

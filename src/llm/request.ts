@@ -3,7 +3,7 @@
  * that is not a JSON object is described as `parsed: false` and forwarded untouched; this layer
  * never rejects a request.
  */
-import { type JsonObject, jsonObject, parseJsonObject } from './json.ts';
+import { type JsonObject, jsonObject } from './json.ts';
 
 export type LlmProtocol = 'openai' | 'anthropic';
 
@@ -68,10 +68,9 @@ function maxTokensOf(body: JsonObject): number | undefined {
 export function describeLlmRequest(
   protocol: LlmProtocol,
   path: string,
-  body: Buffer | undefined,
+  json: JsonObject | undefined,
 ): LlmRequest {
   const operation = operationFor(protocol, path);
-  const json = parseJsonObject(body);
   if (!json) {
     return {
       protocol,

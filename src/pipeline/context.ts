@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { LlmExchange } from '../llm/exchange.ts';
+import type { JsonObject } from '../llm/json.ts';
 import type { Protocol } from './errors.ts';
 
 /** Sees each chunk of a streamed response right after it was written to the client. */
@@ -74,6 +75,12 @@ export interface ProxyContext {
   /** The request body, when a stage read it whole (LLM protocol routes); otherwise the request streams. */
   requestBody: Buffer | undefined;
   requestBodyBytes: number;
+  /**
+   * The request body as a JSON object (undefined when it is not one), parsed once however many
+   * stages ask: the cache and LLM stages both read it, and a large prompt is the most expensive
+   * thing either does. A stage that replaces `requestBody` gets a parse of the new one.
+   */
+  requestJson(): JsonObject | undefined;
   response: ResponseDraft | undefined;
   /** The upstream that answered; '' when none was called (the `upstream` metric label). */
   upstreamName: string;

@@ -52,6 +52,11 @@ export interface Outcome {
   readonly clientAborted: boolean;
 }
 
+function cacheStatus(ctx: ProxyContext): string | undefined {
+  const status = ctx.response?.headers['x-sluice-cache'];
+  return typeof status === 'string' ? status : undefined;
+}
+
 export class Accounting {
   private readonly metrics: Metrics;
   private readonly routeSeries = new Map<string, RouteSeries>();
@@ -219,6 +224,7 @@ export class Accounting {
           bytes_out: outcome.bytesOut,
           client_ip: ctx.clientIp,
           error: outcome.error,
+          cache: cacheStatus(ctx),
           llm,
         }),
       );

@@ -11,6 +11,7 @@ import {
 } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { LlmExchange } from '../llm/exchange.ts';
+import { type JsonObject, parseJsonObject } from '../llm/json.ts';
 import type { ProxyContext, ResponseDraft, RouteRuntime, Timings } from '../pipeline/context.ts';
 import { clientIp } from './forwarded.ts';
 
@@ -90,6 +91,8 @@ class RequestContext implements ProxyContext {
   llm: LlmExchange | undefined = undefined;
   private readonly baseLogger: Logger;
   private childLogger: Logger | undefined;
+  private parsedBody: Buffer | undefined = undefined;
+  private parsedJson: JsonObject | undefined = undefined;
 
   constructor(init: ContextInit) {
     this.req = init.req;
@@ -105,6 +108,15 @@ class RequestContext implements ProxyContext {
     this.timings = newTimings(init.start);
     this.route = init.route;
     this.baseLogger = init.logger;
+  }
+
+  requestJson(): JsonObject | undefined {
+    const body = this.requestBody;
+    if (body !== this.parsedBody) {
+      this.parsedBody = body;
+      this.parsedJson = parseJsonObject(body);
+    }
+    return this.parsedJson;
   }
 
   get log(): Logger {

@@ -112,7 +112,9 @@ export function cacheStage(
         return;
       }
       if (decision.kind === 'cache' && decision.read) {
-        const hit = await cache.lookup(ctx.route.name, decision.key);
+        const hit =
+          cache.lookupLocal(ctx.route.name, decision.key) ??
+          (cache.hasShared ? await cache.lookupShared(ctx.route.name, decision.key) : undefined);
         if (hit) {
           answerFromEntry(ctx, hit);
           return;

@@ -68,7 +68,7 @@ export function llmStage(protocol: LlmProtocol, ensureStreamUsage: boolean): Sta
     name: 'llm',
     async run(ctx, next) {
       const exchange: LlmExchange = {
-        request: describeLlmRequest(protocol, ctx.path, ctx.requestBody),
+        request: describeLlmRequest(protocol, ctx.path, ctx.requestJson()),
         observer: undefined,
         unreadable: undefined,
       };

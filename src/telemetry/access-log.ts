@@ -22,6 +22,8 @@ export interface AccessRecord {
   readonly bytes_out: number;
   readonly client_ip: string;
   readonly error: string | undefined;
+  /** The `x-sluice-cache` status (HIT, MISS, COALESCED, BYPASS…) on routes with a cache or dedupe. */
+  readonly cache?: string | undefined;
   /** openai/anthropic routes with LLM accounting on. */
   readonly llm?: LlmSummary | undefined;
 }
@@ -60,6 +62,7 @@ export function accessLogLine(record: AccessRecord, now = Date.now()): string {
   if (record.upstream_ms !== undefined) line += `,"upstream_ms":${numeric(record.upstream_ms)}`;
   line += `,"overhead_ms":${numeric(record.overhead_ms)},"bytes_in":${numeric(record.bytes_in)},"bytes_out":${numeric(record.bytes_out)},"client_ip":${quoted(record.client_ip)}`;
   if (record.error !== undefined) line += `,"error":${quoted(record.error)}`;
+  if (record.cache !== undefined) line += `,"cache":${quoted(record.cache)}`;
   if (record.llm !== undefined) line += llmFields(record.llm);
   return `${line},"msg":"request"}\n`;
 }

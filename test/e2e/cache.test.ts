@@ -11,6 +11,7 @@ const chatBody = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ca
 async function setup(t: Test, routeExtra: Record<string, unknown> = {}) {
   const mock = await startMockBackend(t);
   const sluice = await startSluice(t, {
+    telemetry: { access_log: true },
     upstreams: { llm: { url: mock.url } },
     routes: [
       {
@@ -50,6 +51,12 @@ t.test(
     t.equal(mock.stats.byPath['/v1/chat/completions']?.started, 1, 'one upstream call');
     const changed = await post(sluice.url, JSON.stringify({ ...chatBody, temperature: 0.5 }));
     t.equal(changed.headers['x-sluice-cache'], 'MISS', 'another parameter: another entry');
+    const accessLines = () => sluice.logs.filter((line) => line['msg'] === 'request');
+    // A line is written when the server's side of the exchange closes, just after the client read it.
+    for (let waited = 0; accessLines().length < 3 && waited < 2000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const statuses = accessLines().map((line) => line['cache']);
+    t.same(statuses, ['MISS', 'HIT', 'MISS'], 'the access log says how each was answered');
   },
 );
 

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { request } from 'undici';
+import { parseJsonObject } from '../../src/llm/json.ts';
 import { describeLlmRequest, type LlmProtocol } from '../../src/llm/request.ts';
 import { ResponseObserver } from '../../src/llm/response-observer.ts';
 import { startMockBackend } from '../support/mock-backend.ts';
@@ -134,7 +135,7 @@ t.test('usage, finish reasons and model come out as the mock reported them, chun
       body,
     });
     const raw = Buffer.from(await res.body.arrayBuffer());
-    const described = describeLlmRequest(c.protocol, c.path, body);
+    const described = describeLlmRequest(c.protocol, c.path, parseJsonObject(body));
     const eventStream = String(res.headers['content-type']).startsWith('text/event-stream');
     t.equal(eventStream, described.stream, `${c.name}: stream flag read from the request`);
     const observer = new ResponseObserver(c.protocol, described.operation, eventStream);
@@ -184,7 +185,7 @@ t.test('requests: operation by path, fields from the body, invalid JSON left alo
       stream_options: { include_usage: true },
     }),
   );
-  t.match(describeLlmRequest('openai', '/openai/v1/chat/completions', body), {
+  t.match(describeLlmRequest('openai', '/openai/v1/chat/completions', parseJsonObject(body)), {
     operation: 'chat',
     parsed: true,
     model: 'gpt-4o',
@@ -199,7 +200,7 @@ t.test('requests: operation by path, fields from the body, invalid JSON left alo
   t.equal(describeLlmRequest('anthropic', '/v1/messages', undefined).operation, 'chat');
   t.equal(describeLlmRequest('openai', '/v1/files', undefined).operation, 'other');
   for (const raw of ['{"model":', '[1,2]', 'null', '']) {
-    t.match(describeLlmRequest('openai', '/v1/chat/completions', Buffer.from(raw)), {
+    t.match(describeLlmRequest('openai', '/v1/chat/completions', parseJsonObject(Buffer.from(raw))), {
       parsed: false,
       model: undefined,
     });
@@ -230,7 +231,7 @@ t.test('cached and reasoning tokens the mock was asked to report are counted exa
     const body = Buffer.from(JSON.stringify(run.body));
     const res = await request(`${mock.url}${run.path}`, { method: 'POST', headers, body });
     const raw = Buffer.from(await res.body.arrayBuffer());
-    const described = describeLlmRequest(run.protocol, run.path, body);
+    const described = describeLlmRequest(run.protocol, run.path, parseJsonObject(body));
     const observer = new ResponseObserver(run.protocol, described.operation, described.stream);
     observeInPieces(observer, raw);
     const { usage } = observer.finish();

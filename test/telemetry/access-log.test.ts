@@ -54,6 +54,7 @@ t.test('the access-log line is byte for byte what pino writes for the same recor
     { ...base, upstream: undefined, upstream_ms: undefined, status: 404, error: 'route_not_found' },
     { ...base, path: '/v1/a"b\\c\u0001\u2028é😀', method: 'GET', client_ip: '::1' },
     { ...base, duration_ms: Number.NaN, bytes_out: 0 },
+    { ...base, upstream: undefined, upstream_ms: undefined, cache: 'HIT' },
     {
       ...base,
       llm: {
