@@ -52,6 +52,9 @@ export function reconnectDelayMs(attempt: number): number {
   return Math.min(exponential, 2000) + Math.floor(Math.random() * 100);
 }
 
+/** Floor of a Sentinel query's timeout: Sentinel answers from memory, but may be busy failing over. */
+const SENTINEL_COMMAND_TIMEOUT_MS = 500;
+
 /** The ioredis client and options for each config shape; pure, so it is tested without a Redis. */
 export function planRedisConnection(config: DeepReadonly<RedisConfig>): RedisConnectionPlan {
   const shapes = [config.url, config.sentinels, config.cluster].filter((shape) => shape !== undefined);
@@ -79,6 +82,9 @@ export function planRedisConnection(config: DeepReadonly<RedisConfig>): RedisCon
         sentinels: config.sentinels.map(({ host, port }) => ({ host, port })),
         name: config.sentinel_name,
         sentinelRetryStrategy: reconnectDelayMs,
+        // ioredis asks a Sentinel for the master without a timeout of its own: one that accepts
+        // the connection and never answers would keep L2 down, the healthy Sentinels unasked.
+        sentinelCommandTimeout: Math.max(SENTINEL_COMMAND_TIMEOUT_MS, config.command_timeout_ms),
       },
     };
   }
@@ -93,7 +99,7 @@ export function planRedisConnection(config: DeepReadonly<RedisConfig>): RedisCon
   };
 }
 
-function connect(plan: RedisConnectionPlan): Redis | Cluster {
+export function connect(plan: RedisConnectionPlan): Redis | Cluster {
   if (plan.mode === 'standalone') return new Redis(plan.url, plan.options);
   if (plan.mode === 'sentinel') return new Redis(plan.options);
   return new Cluster(plan.nodes, plan.options);
@@ -116,7 +122,7 @@ function globLiteral(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-function failureKind(error: unknown): 'timeout' | 'rejected' | 'error' {
+export function failureKind(error: unknown): 'timeout' | 'rejected' | 'error' {
   if (!(error instanceof Error)) return 'error';
   const code = 'code' in error ? error.code : undefined;
   // opossum's timer or ioredis' commandTimeout, whichever fired first.
@@ -242,6 +248,30 @@ export class RedisTier {
     } catch {
       // Fail open: the entry expires by its TTL.
     }
+  }
+
+  /** The Redis key of cache key `key`; a companion key appends `:suffix` to it and shares its Cluster slot. */
+  keyOf(key: string): string {
+    return redisKey(this.keyPrefix, key);
+  }
+
+  /**
+   * A Lua script on keys of one Cluster slot (keyOf() and its companions), bulk replies as Buffers.
+   * Rejects when Redis fails. `outcome` names the reply for the metrics: scripts only ever read or
+   * write or delete, like the commands the tier already counts.
+   */
+  async script(
+    lua: string,
+    keys: readonly string[],
+    args: readonly string[],
+    outcome: (reply: unknown) => 'hit' | 'miss' | 'set' | 'delete',
+  ): Promise<unknown> {
+    const started = performance.now();
+    const reply = await this.attempt(() =>
+      this.client.callBuffer('EVAL', lua, keys.length, ...keys, ...args),
+    );
+    this.record(outcome(reply), started);
+    return reply;
   }
 
   /**

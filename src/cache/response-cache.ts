@@ -16,6 +16,7 @@ import { decodeEntry, encodeEntry } from './entry-codec.ts';
 import { Flight } from './flight.ts';
 import { MemoryTier } from './memory-tier.ts';
 import { RedisTier } from './redis-tier.ts';
+import { ReplicaFlights, type ReplicaLock } from './replica-flight.ts';
 import { storableHeaders } from './stored-headers.ts';
 import { jsonIsComplete, streamIsComplete } from './stream-complete.ts';
 
@@ -36,6 +37,7 @@ export interface StoredAnswer {
 export class ResponseCache {
   private memory: MemoryTier;
   private redis: RedisTier | undefined;
+  private replicas: ReplicaFlights | undefined;
   private settingsKey = '';
   private settings: DeepReadonly<CacheConfig>;
   private readonly flights = new Map<string, Flight>();
@@ -69,6 +71,7 @@ export class ResponseCache {
             },
           })
         : undefined;
+      this.replicas = this.redis ? new ReplicaFlights(this.redis) : undefined;
       this.settingsKey = redisKey;
     }
     this.settings = settings;
@@ -169,8 +172,40 @@ export class ResponseCache {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
   }
 
-  /** Stores a complete 2xx answer in every tier; anything else is counted and dropped. */
-  store(route: string, decision: Cacheable, answer: StoredAnswer): StoreResult {
+  /**
+   * Who answers a cacheable miss across replicas (routes with `across_replicas`): another
+   * replica's stored answer (`entry`, counted as coalesced from L2 and kept in L1), or this
+   * replica's call, under a lock other replicas wait on while it is held.
+   */
+  async claimAcrossReplicas(
+    route: string,
+    decision: Cacheable,
+    waitMs: number,
+  ): Promise<{ readonly entry?: CachedResponse; readonly lock?: ReplicaLock }> {
+    if (this.replicas === undefined) return {};
+    const claim = await this.replicas.claim(decision.key, waitMs);
+    if (claim.kind === 'call') {
+      if (claim.outcome !== undefined) this.metrics.cacheReplicaWaits.labels(route, claim.outcome).inc();
+      return claim.lock === undefined ? {} : { lock: claim.lock };
+    }
+    const entry = decodeEntry(claim.entry);
+    if (entry === undefined || entry.expiresAt <= Date.now()) {
+      // Unreadable or already gone: as if the leader had failed, without waiting again.
+      this.metrics.cacheReplicaWaits.labels(route, 'leader_failed').inc();
+      return {};
+    }
+    this.metrics.cacheReplicaWaits.labels(route, 'answered').inc();
+    this.memory.set(decision.key, entry);
+    this.count(route, 'l2', 'coalesced');
+    return { entry };
+  }
+
+  /**
+   * Stores a complete 2xx answer in every tier; anything else is counted and dropped. L1 has it
+   * at once; the promise settles when L2 has it too (or gave up), which is when another replica
+   * waiting for this answer can find it.
+   */
+  async store(route: string, decision: Cacheable, answer: StoredAnswer): Promise<StoreResult> {
     const result = this.storable(decision, answer);
     this.countStore(route, result, answer.body.length);
     if (result !== 'stored') return result;
@@ -186,7 +221,7 @@ export class ResponseCache {
     this.memory.set(decision.key, entry);
     if (this.redis) {
       const encoded = encodeEntry(entry, this.settings.redis?.compress_above_bytes ?? 1024);
-      void this.redis.set(decision.key, encoded, decision.ttlMs);
+      await this.redis.set(decision.key, encoded, decision.ttlMs);
     }
     return 'stored';
   }

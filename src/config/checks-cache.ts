@@ -1,4 +1,7 @@
-/** Checks of the cache settings the schema cannot make: which routes can cache, and one Redis topology. */
+/**
+ * Checks of the cache settings the schema cannot make: which routes can cache, one Redis topology,
+ * and Redis for what needs it.
+ */
 import type { ConfigIssue } from './errors.ts';
 import type { ConfigSource } from './source.ts';
 
@@ -35,6 +38,18 @@ export function checkCache(source: ConfigSource, data: Loose): ConfigIssue[] {
   }
   const cache = data['cache'];
   const redis = isRecord(cache) ? cache['redis'] : undefined;
+  if (Array.isArray(routes) && redis === undefined) {
+    routes.forEach((route: unknown, index) => {
+      const routeCache = isRecord(route) ? route['cache'] : undefined;
+      if (isRecord(routeCache) && routeCache['across_replicas'] !== undefined)
+        issues.push(
+          source.keyIssue(
+            ['routes', index, 'cache', 'across_replicas'],
+            'needs cache.redis: the replicas find each other through it',
+          ),
+        );
+    });
+  }
   if (isRecord(redis)) {
     const given = ['url', 'sentinels', 'cluster'].filter((key) => redis[key] !== undefined);
     if (given.length !== 1)

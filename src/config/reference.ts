@@ -10,6 +10,7 @@ interface SchemaNode {
   items?: SchemaNode;
   required?: readonly string[];
   minimum?: number;
+  exclusiveMinimum?: number;
   maximum?: number;
   pattern?: string;
 }
@@ -39,6 +40,7 @@ function rowsFor(node: SchemaNode, path: string, rows: string[]): void {
         : `\`${JSON.stringify(child.default)}\``;
     const bounds = [
       child.minimum !== undefined ? `≥ ${child.minimum}` : '',
+      child.exclusiveMinimum !== undefined ? `> ${child.exclusiveMinimum}` : '',
       child.maximum !== undefined ? `≤ ${child.maximum}` : '',
     ]
       .filter(Boolean)

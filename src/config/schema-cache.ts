@@ -89,6 +89,24 @@ export const cacheTiers = {
   },
 } as const;
 
+const acrossReplicas = {
+  title: 'RouteCacheAcrossReplicasConfig',
+  type: 'object',
+  description:
+    'Share one upstream call among identical requests in flight on every replica, not only within one, through a lock in Redis (needs `cache.redis`): the replica holding it calls, the others wait for its stored answer (`COALESCED`). A waiting stream gets its first byte only once the other replica’s stream is complete, so this suits routes where duplicate calls are expensive, not latency-critical streaming. Redis failing turns it off, request by request. `{}` takes the defaults.',
+  additionalProperties: false,
+  properties: {
+    wait_seconds: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 600,
+      default: 30,
+      description:
+        'The longest a replica waits for another replica’s answer before calling the upstream itself; also how long a lock outlives a replica that died holding it. Give it more than the route’s usual response time. Seconds.',
+    },
+  },
+} as const;
+
 export const routeCache = {
   title: 'RouteCacheConfig',
   type: 'object',
@@ -132,6 +150,7 @@ export const routeCache = {
       description:
         'Honour `cache-control: no-store` / `no-cache` and `x-sluice-cache: refresh` from clients. Off: the cache decides alone.',
     },
+    across_replicas: acrossReplicas,
   },
 } as const;
 

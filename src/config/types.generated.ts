@@ -286,6 +286,16 @@ export interface RouteCacheConfig {
    * Honour `cache-control: no-store` / `no-cache` and `x-sluice-cache: refresh` from clients. Off: the cache decides alone.
    */
   allow_client_bypass: boolean;
+  across_replicas?: RouteCacheAcrossReplicasConfig;
+}
+/**
+ * Share one upstream call among identical requests in flight on every replica, not only within one, through a lock in Redis (needs `cache.redis`): the replica holding it calls, the others wait for its stored answer (`COALESCED`). A waiting stream gets its first byte only once the other replica’s stream is complete, so this suits routes where duplicate calls are expensive, not latency-critical streaming. Redis failing turns it off, request by request. `{}` takes the defaults.
+ */
+export interface RouteCacheAcrossReplicasConfig {
+  /**
+   * The longest a replica waits for another replica’s answer before calling the upstream itself; also how long a lock outlives a replica that died holding it. Give it more than the route’s usual response time. Seconds.
+   */
+  wait_seconds: number;
 }
 /**
  * Cache this route’s GET responses as a shared HTTP cache (RFC 9111): freshness, `Vary`, revalidation with ETag / Last-Modified, `stale-while-revalidate` and `stale-if-error` as the upstream’s headers say. Any protocol (e.g. `/v1/models`). Unsafe requests (POST, PUT, PATCH, DELETE) answered with 2xx or 3xx drop what is stored for their URI. `{}` turns it on with the defaults.

@@ -8,6 +8,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { type CacheDecision, DecisionMemo } from '../cache/decide.ts';
 import type { CachedResponse } from '../cache/entry.ts';
 import type { Flight, FlightHead } from '../cache/flight.ts';
+import type { ReplicaLock } from '../cache/replica-flight.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { DeepReadonly } from '../config/freeze.ts';
 import type { RouteCacheConfig } from '../config/types.generated.ts';
@@ -16,18 +17,26 @@ import type { ProxyContext, ResponseDraft } from '../pipeline/context.ts';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'COALESCED';
 
-function answerFromEntry(ctx: ProxyContext, entry: CachedResponse): void {
+function entryHeaders(entry: CachedResponse, status: CacheStatus): OutgoingHttpHeaders {
   const ageSeconds = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
-  ctx.response = {
-    status: entry.status,
-    headers: {
-      ...entry.headers,
-      'content-length': String(entry.body.length),
-      age: String(ageSeconds),
-      'x-sluice-cache': 'HIT',
-    },
-    body: entry.body,
+  return {
+    ...entry.headers,
+    'content-length': String(entry.body.length),
+    age: String(ageSeconds),
+    'x-sluice-cache': status,
   };
+}
+
+function answerFromEntry(ctx: ProxyContext, entry: CachedResponse): void {
+  ctx.response = { status: entry.status, headers: entryHeaders(entry, 'HIT'), body: entry.body };
+}
+
+/** Another replica answered while this flight waited: its clients all get that answer. */
+function shareEntry(ctx: ProxyContext, cache: ResponseCache, flight: Flight, entry: CachedResponse): void {
+  const headers = entryHeaders(entry, 'COALESCED');
+  flight.start({ status: entry.status, headers }, entry.body);
+  void flight.end.then(() => cache.endFlight(flight));
+  ctx.response = { status: entry.status, headers: { ...headers }, body: entry.body };
 }
 
 function mark(draft: ResponseDraft | undefined, status: CacheStatus): void {
@@ -56,27 +65,44 @@ async function follow(ctx: ProxyContext, flight: Flight, retry: boolean): Promis
   return true;
 }
 
-/** Leads a flight: the upstream call is the flight's, the answer is shared and, when it qualifies, stored. */
+/**
+ * Leads a flight: the upstream call is the flight's, the answer is shared and, when it qualifies,
+ * stored. With `acrossReplicasMs`, the flight first asks Redis whether another replica is already
+ * calling; local clients that join meanwhile share that one wait.
+ */
 async function lead(
   ctx: ProxyContext,
   cache: ResponseCache,
   decision: Extract<CacheDecision, { kind: 'cache' | 'dedupe' }>,
   next: () => Promise<void>,
+  acrossReplicasMs: number | undefined,
 ): Promise<void> {
   const flight = cache.beginFlight(decision.key);
   ctx.upstreamSignal = flight.upstreamAbort.signal;
+  let lock: ReplicaLock | undefined;
+  if (decision.kind === 'cache' && acrossReplicasMs !== undefined) {
+    const claim = await cache.claimAcrossReplicas(ctx.route.name, decision, acrossReplicasMs);
+    if (claim.entry) {
+      shareEntry(ctx, cache, flight, claim.entry);
+      return;
+    }
+    lock = claim.lock;
+  }
+  if (decision.kind === 'cache') cache.count(ctx.route.name, 'none', 'miss');
   // The leader's own client leaving must not end the call for the others: its reader leaving does.
   try {
     await next();
   } catch (error) {
     flight.fail(error);
     cache.endFlight(flight);
+    void lock?.release();
     throw error;
   }
   const draft = ctx.response;
   if (!draft) {
     flight.fail(new Error('no response'));
     cache.endFlight(flight);
+    void lock?.release();
     return;
   }
   flight.start({ status: draft.status, headers: { ...draft.headers } }, draft.body);
@@ -84,10 +110,15 @@ async function lead(
   if (body) draft.body = body;
   mark(draft, decision.kind === 'cache' ? 'MISS' : 'BYPASS');
   const { status, headers } = draft;
-  void flight.end.then((end) => {
+  void flight.end.then(async (end) => {
     cache.endFlight(flight);
-    if (decision.kind === 'cache' && end.complete)
-      cache.store(ctx.route.name, decision, { status, headers, body: end.body });
+    // Released only once L2 has the answer: a replica that sees the lock gone stops waiting.
+    try {
+      if (decision.kind === 'cache' && end.complete)
+        await cache.store(ctx.route.name, decision, { status, headers, body: end.body });
+    } finally {
+      await lock?.release();
+    }
   });
 }
 
@@ -97,6 +128,8 @@ export function cacheStage(
   dedupe: boolean,
 ): Stage {
   const memo = new DecisionMemo();
+  const acrossReplicas = settings?.across_replicas;
+  const acrossReplicasMs = acrossReplicas === undefined ? undefined : acrossReplicas.wait_seconds * 1000;
   return {
     name: 'cache',
     async run(ctx, next) {
@@ -132,8 +165,9 @@ export function cacheStage(
         cache.count(ctx.route.name, 'none', 'coalesced');
         return;
       }
-      if (decision.kind === 'cache') cache.count(ctx.route.name, 'none', 'miss');
-      await lead(ctx, cache, decision, next);
+      // Clients that asked for a fresh answer never wait for another replica's.
+      const across = decision.shareInFlight && cache.hasShared ? acrossReplicasMs : undefined;
+      await lead(ctx, cache, decision, next, across);
     },
   };
 }

@@ -249,9 +249,16 @@ export const metricCatalog = {
   cacheLookups: {
     name: 'sluice_cache_lookups_total',
     type: 'counter',
-    help: 'Requests on caching or deduplicating routes by what the cache did: hit (tier l1 or l2), miss, bypass (client, condition, or an HTTP-cache response the rules forbid storing), coalesced (shared a call in flight); GET routes with http_cache also stale (served past freshness: stale-while-revalidate, stale-if-error) and revalidated (renewed by a 304).',
+    help: 'Requests on caching or deduplicating routes by what the cache did: hit (tier l1 or l2), miss, bypass (client, condition, or an HTTP-cache response the rules forbid storing), coalesced (shared a call in flight: tier none on this replica, l2 when another replica answered through Redis); GET routes with http_cache also stale (served past freshness: stale-while-revalidate, stale-if-error) and revalidated (renewed by a 304).',
     unit: '',
     labels: ['route', 'tier', 'result'],
+  },
+  cacheReplicaWaits: {
+    name: 'sluice_cache_replica_waits_total',
+    type: 'counter',
+    help: 'Flights of routes with cache.across_replicas that found another replica calling, by how their wait ended: answered (its stored answer), leader_failed (its lock went without an answer), timed_out (after wait_seconds); and redis_unavailable (Redis failed before or during the wait, so this replica called the upstream itself).',
+    unit: '',
+    labels: ['route', 'outcome'],
   },
   cacheStores: {
     name: 'sluice_cache_stores_total',

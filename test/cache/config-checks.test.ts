@@ -60,3 +60,36 @@ t.test('a route cache gets its defaults; dedupe is off unless asked for', async 
   });
   t.equal(config.routes[0]?.dedupe, false);
 });
+
+t.test('across_replicas needs cache.redis, and a wait within (0, 600] seconds', async (t) => {
+  const route = (across: string) =>
+    lines(
+      'upstreams:',
+      '  main: { url: "http://127.0.0.1:9000" }',
+      'routes:',
+      '  - name: chat',
+      '    upstream: main',
+      '    protocol: openai',
+      '    cache:',
+      '      ttl_seconds: 60',
+      `      across_replicas: ${across}`, //                                   9
+    );
+  t.same(issuesOf(route('{}')).map(brief), [
+    '9:7 routes[0].cache.across_replicas: needs cache.redis: the replicas find each other through it',
+  ]);
+  const withRedis = (across: string) =>
+    `${route(across)}cache:\n  redis: { url: "redis://127.0.0.1:6379" }\n`;
+  t.match(issuesOf(withRedis('{ wait_seconds: 0 }')).map(brief), [
+    /^9:\d+ routes\[0\]\.cache\.across_replicas\.wait_seconds: /,
+  ]);
+  t.match(issuesOf(withRedis('{ wait_seconds: 601 }')).map(brief), [
+    /^9:\d+ routes\[0\]\.cache\.across_replicas\.wait_seconds: /,
+  ]);
+  t.same(parseConfig(withRedis('{}'), 'test.yaml', {}).config.routes[0]?.cache?.across_replicas, {
+    wait_seconds: 30,
+  });
+  t.same(
+    parseConfig(withRedis('{ wait_seconds: 0.5 }'), 'test.yaml', {}).config.routes[0]?.cache?.across_replicas,
+    { wait_seconds: 0.5 },
+  );
+});

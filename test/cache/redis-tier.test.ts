@@ -95,6 +95,7 @@ t.test('each config shape gets its own ioredis client, all failing fast and reco
     commandTimeout: 100,
     maxRetriesPerRequest: 0,
     sentinelRetryStrategy: reconnectDelayMs,
+    sentinelCommandTimeout: 500,
   });
 
   const cluster = planRedisConnection(redisConfig({ cluster: [{ host: 'c1', port: 7000 }], password: 'pw' }));
