@@ -1,7 +1,7 @@
 /**
  * Writes every file generated from a single source of truth: config/schema.json and
  * src/config/types.generated.ts from the config schema, docs/configuration.md from its descriptions,
- * docs/metrics.md from the metric catalog.
+ * docs/metrics.md from the metric catalog, docs/errors.md from the error catalog.
  * `--check` writes nothing and exits 1 when a checked-in file is stale (CI runs it).
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { compile } from 'json-schema-to-typescript';
 import { renderConfigReference } from '../src/config/reference.ts';
 import { configSchema } from '../src/config/schema.ts';
+import { renderErrorReference } from '../src/pipeline/error-reference.ts';
 import { metricCatalog } from '../src/telemetry/catalog.ts';
 import { renderMetricReference } from '../src/telemetry/reference.ts';
 
@@ -53,6 +54,7 @@ async function outputs(): Promise<Map<string, string>> {
     'docs/metrics.md',
     renderMetricReference(metricCatalog, generatedFrom('src/telemetry/catalog.ts')),
   );
+  files.set('docs/errors.md', renderErrorReference(generatedFrom('src/pipeline/errors.ts')));
   return files;
 }
 

@@ -66,7 +66,7 @@ export interface ThresholdGroup {
   /** Matchers on the label, or '' for "every value". */
   readonly matcher: string;
   readonly threshold: number;
-  /** The names with their own threshold; empty for the default group. */
+  /** The names with their own threshold; empty for a default group. */
   readonly names: readonly string[];
 }
 
@@ -96,6 +96,8 @@ export function thresholdGroups(
 /**
  * One rule for every group, its comparisons joined with `or`: promtool flags two alerts of the
  * same name and labels as duplicates, and one rule keeps one pending state per series anyway.
+ * The first group is the default; further groups without names (the default split over several
+ * matchers) add nothing to the description.
  */
 export function groupedRule(
   groups: readonly ThresholdGroup[],
@@ -111,7 +113,9 @@ export function groupedRule(
       : groups.map((group) => `(\n${indent(compare(group.matcher, group.threshold))}\n)`).join('\nor\n');
   const threshold = [
     format(first.threshold),
-    ...overrides.map((group) => `${group.names.join(', ')}: ${format(group.threshold)}`),
+    ...overrides
+      .filter((group) => group.names.length > 0)
+      .map((group) => `${group.names.join(', ')}: ${format(group.threshold)}`),
   ].join('; ');
   return { expr, threshold };
 }

@@ -12,6 +12,7 @@ import {
   cacheL2Failing,
   cacheL2HitRatioLow,
 } from './alerts-cache.ts';
+import { concurrencyQueueBacklog, concurrencyQueueWaitHigh } from './alerts-concurrency.ts';
 import {
   configReloadFailing,
   eventLoopDelayHigh,
@@ -20,6 +21,7 @@ import {
   targetDown,
   targetMissing,
 } from './alerts-process.ts';
+import { rateLimitRejectionsSurge, rateLimitStoreDown } from './alerts-rate-limit.ts';
 import { routeErrorRatioHigh, routeLatencyHigh, routeThroughputLow } from './alerts-route.ts';
 import {
   upstreamErrorsHigh,
@@ -46,6 +48,10 @@ export const alertDefinitions: readonly AlertDefinition[] = [
   upstreamUnreachable,
   upstreamPoolSaturated,
   upstreamPoolWaitHigh,
+  rateLimitRejectionsSurge,
+  rateLimitStoreDown,
+  concurrencyQueueBacklog,
+  concurrencyQueueWaitHigh,
   targetDown,
   targetMissing,
   configReloadFailing,

@@ -22,6 +22,7 @@ import { llmCostRow, llmLatencyRow, llmResponsesRow, llmTokensRow } from './dash
 import { runtimeRow } from './dashboards/rows-runtime.ts';
 import { sloRow } from './dashboards/rows-slo.ts';
 import { latencyRow, overviewRow } from './dashboards/rows-traffic.ts';
+import { trafficControlRow } from './dashboards/rows-traffic-control.ts';
 import { overheadRow, upstreamRow } from './dashboards/rows-upstream.ts';
 import { metric } from './promql.ts';
 
@@ -29,9 +30,9 @@ const overview: DashboardSpec = {
   uid: 'sluice-overview',
   title: 'Sluice / Overview',
   purpose:
-    'Sluice traffic as clients see it, SLOs, the response cache, the upstreams and their connection pools, Sluice’s own overhead and the Node.js runtime.',
+    'Sluice traffic as clients see it, SLOs, the response cache, rate limits and concurrency limits, the upstreams and their connection pools, Sluice’s own overhead and the Node.js runtime.',
   variables: [routeVariable, upstreamVariable],
-  rows: [overviewRow, sloRow, latencyRow, cacheRow, upstreamRow, overheadRow, runtimeRow],
+  rows: [overviewRow, sloRow, latencyRow, cacheRow, trafficControlRow, upstreamRow, overheadRow, runtimeRow],
   annotations: (ctx) => [
     {
       name: 'Config loads',

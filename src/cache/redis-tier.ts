@@ -6,10 +6,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import CircuitBreaker from 'opossum';
 import type { DeepReadonly } from '../config/freeze.ts';
 import type { RedisConfig } from '../config/types.generated.ts';
+import { connect, failureKind, planRedisConnection, type RedisConnectionPlan } from './redis-connection.ts';
 
 /** `up`: in use; `down`: not connected (commands fail at once); `open`: the breaker skips Redis. */
 export type RedisTierState = 'up' | 'down' | 'open';
@@ -32,78 +33,8 @@ export interface RedisTierOptions {
   readonly resetTimeoutMs?: number;
 }
 
-type RedisNodes = { host: string; port: number }[];
-
-export type RedisConnectionPlan =
-  | { readonly mode: 'standalone'; readonly url: string; readonly options: RedisOptions }
-  | { readonly mode: 'sentinel'; readonly options: RedisOptions }
-  | { readonly mode: 'cluster'; readonly nodes: RedisNodes; readonly options: ClusterOptions };
-
 /** Keys per SCAN step and per UNLINK round trip during a purge. */
 const SCAN_COUNT = 500;
-
-/**
- * Capped exponential backoff with jitter: a restarted Redis is found again within about two
- * seconds, a dead one costs one connection attempt every two seconds, and replicas do not all
- * reconnect in the same millisecond.
- */
-export function reconnectDelayMs(attempt: number): number {
-  const exponential = 50 * 2 ** Math.min(Math.max(attempt - 1, 0), 16);
-  return Math.min(exponential, 2000) + Math.floor(Math.random() * 100);
-}
-
-/** Floor of a Sentinel query's timeout: Sentinel answers from memory, but may be busy failing over. */
-const SENTINEL_COMMAND_TIMEOUT_MS = 500;
-
-/** The ioredis client and options for each config shape; pure, so it is tested without a Redis. */
-export function planRedisConnection(config: DeepReadonly<RedisConfig>): RedisConnectionPlan {
-  const shapes = [config.url, config.sentinels, config.cluster].filter((shape) => shape !== undefined);
-  if (shapes.length !== 1) throw new Error('cache.redis needs exactly one of url, sentinels or cluster');
-  const perConnection: RedisOptions = {
-    // A dead Redis must fail a command at once instead of parking it until a reconnect.
-    enableOfflineQueue: false,
-    commandTimeout: config.command_timeout_ms,
-    // A cache command is never worth resending on a new connection: the request has moved on.
-    maxRetriesPerRequest: 0,
-    // Requests never wait for a connection (no offline queue); this only bounds how long a
-    // black-holed connection attempt delays the next one.
-    connectTimeout: 2000,
-    retryStrategy: reconnectDelayMs,
-    connectionName: 'sluice-cache',
-    ...(config.password === undefined ? {} : { password: config.password }),
-  };
-  if (config.url !== undefined) return { mode: 'standalone', url: config.url, options: perConnection };
-  if (config.sentinels !== undefined) {
-    if (config.sentinel_name === undefined) throw new Error('cache.redis.sentinels needs sentinel_name');
-    return {
-      mode: 'sentinel',
-      options: {
-        ...perConnection,
-        sentinels: config.sentinels.map(({ host, port }) => ({ host, port })),
-        name: config.sentinel_name,
-        sentinelRetryStrategy: reconnectDelayMs,
-        // ioredis asks a Sentinel for the master without a timeout of its own: one that accepts
-        // the connection and never answers would keep L2 down, the healthy Sentinels unasked.
-        sentinelCommandTimeout: Math.max(SENTINEL_COMMAND_TIMEOUT_MS, config.command_timeout_ms),
-      },
-    };
-  }
-  return {
-    mode: 'cluster',
-    nodes: (config.cluster ?? []).map(({ host, port }) => ({ host, port })),
-    options: {
-      enableOfflineQueue: false,
-      clusterRetryStrategy: reconnectDelayMs,
-      redisOptions: perConnection,
-    },
-  };
-}
-
-export function connect(plan: RedisConnectionPlan): Redis | Cluster {
-  if (plan.mode === 'standalone') return new Redis(plan.url, plan.options);
-  if (plan.mode === 'sentinel') return new Redis(plan.options);
-  return new Cluster(plan.nodes, plan.options);
-}
 
 /**
  * `route:tenant:digest` is stored as `prefix:route:tenant:{digest}`. Redis Cluster hashes only the
@@ -120,16 +51,6 @@ export function redisKey(prefix: string, key: string): string {
 /** SCAN MATCH treats `*?[]\` as a pattern; a purge prefix is literal text. */
 function globLiteral(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-export function failureKind(error: unknown): 'timeout' | 'rejected' | 'error' {
-  if (!(error instanceof Error)) return 'error';
-  const code = 'code' in error ? error.code : undefined;
-  // opossum's timer or ioredis' commandTimeout, whichever fired first.
-  if (code === 'ETIMEDOUT' || error.message === 'Command timed out') return 'timeout';
-  // opossum's own refusals: half-open with its one probe already in flight, or shut down.
-  if (code === 'EOPENBREAKER' || code === 'ESHUTDOWN') return 'rejected';
-  return 'error';
 }
 
 // Built once and rethrown: an open breaker costs no allocation, stack trace or timer per request.

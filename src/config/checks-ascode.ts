@@ -1,7 +1,7 @@
 /**
  * Checks of the `alerts` and `slos` sections the schema cannot make: names that must refer to a
- * route, an upstream or an alert, unique SLO names, and latency thresholds that the duration
- * histogram can answer exactly.
+ * route, an upstream or an alert, unique SLO names, and latency and queue-wait thresholds that
+ * their histograms can answer.
  */
 import { alertNames } from '../ascode/alert-names.ts';
 import { metricCatalog } from '../telemetry/catalog.ts';
@@ -23,6 +23,45 @@ function unknownName(kind: string, name: string, known: readonly string[]): stri
 /** A latency SLI counts `le` buckets, so its threshold must be one of the histogram's boundaries. */
 export const latencyBuckets: readonly number[] = metricCatalog.requestDuration.buckets;
 
+/** An alert threshold on a histogram's p95, and where it may be set: the default and per name. */
+interface QuantileThreshold {
+  readonly key: string;
+  readonly metric: { readonly name: string; readonly buckets: readonly number[] };
+  readonly sections: readonly ('routes' | 'upstreams')[];
+}
+
+const quantileThresholds: readonly QuantileThreshold[] = [
+  { key: 'latency_p95_seconds', metric: metricCatalog.requestDuration, sections: ['routes'] },
+  {
+    key: 'concurrency_queue_wait_p95_seconds',
+    metric: metricCatalog.concurrencyQueueWait,
+    sections: ['routes', 'upstreams'],
+  },
+];
+
+/** histogram_quantile never answers more than the largest finite bucket, so such a threshold never fires. */
+function checkQuantileThreshold(source: ConfigSource, alerts: Loose, threshold: QuantileThreshold) {
+  const largest = threshold.metric.buckets.at(-1) ?? Number.POSITIVE_INFINITY;
+  const paths: (readonly string[])[] = [[threshold.key]];
+  for (const section of threshold.sections) {
+    const named = alerts[section];
+    if (isRecord(named)) for (const name of Object.keys(named)) paths.push([section, name, threshold.key]);
+  }
+  const issues: ConfigIssue[] = [];
+  for (const path of paths) {
+    let value: unknown = alerts;
+    for (const key of path) value = isRecord(value) ? value[key] : undefined;
+    if (typeof value === 'number' && value >= largest)
+      issues.push(
+        source.valueIssue(
+          ['alerts', ...path],
+          `${value} is at or above the largest finite bucket of ${threshold.metric.name} (${largest}s), so p95 can never exceed it; use a smaller threshold`,
+        ),
+      );
+  }
+  return issues;
+}
+
 function checkAlerts(source: ConfigSource, alerts: unknown, routes: string[], upstreams: string[]) {
   const issues: ConfigIssue[] = [];
   if (!isRecord(alerts)) return issues;
@@ -37,23 +76,8 @@ function checkAlerts(source: ConfigSource, alerts: unknown, routes: string[], up
       if (!known.includes(name))
         issues.push(source.keyIssue(['alerts', key, name], unknownName(kind, name, known)));
   }
-  // histogram_quantile never answers more than the largest finite bucket, so such a threshold never fires.
-  const largest = latencyBuckets.at(-1) ?? Number.POSITIVE_INFINITY;
-  const latencyPaths: (readonly (string | number)[])[] = [['alerts', 'latency_p95_seconds']];
-  if (isRecord(alerts['routes']))
-    for (const name of Object.keys(alerts['routes']))
-      latencyPaths.push(['alerts', 'routes', name, 'latency_p95_seconds']);
-  for (const path of latencyPaths) {
-    let value: unknown = alerts;
-    for (const key of path.slice(1)) value = isRecord(value) ? value[key as string] : undefined;
-    if (typeof value === 'number' && value >= largest)
-      issues.push(
-        source.valueIssue(
-          path,
-          `${value} is at or above the largest finite bucket of sluice_http_request_duration_seconds (${largest}s), so p95 can never exceed it; use a smaller threshold`,
-        ),
-      );
-  }
+  for (const threshold of quantileThresholds)
+    issues.push(...checkQuantileThreshold(source, alerts, threshold));
   const disabled = alerts['disabled'];
   if (Array.isArray(disabled)) {
     disabled.forEach((name: unknown, index) => {

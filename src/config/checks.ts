@@ -6,6 +6,7 @@
 import { BlockList, isIP } from 'node:net';
 import { checkAsCode } from './checks-ascode.ts';
 import { checkCache } from './checks-cache.ts';
+import { checkTraffic } from './checks-traffic.ts';
 import type { ConfigIssue } from './errors.ts';
 import { describeValue, type InterpolatedPaths } from './interpolate.ts';
 import { type ConfigSource, formatKeyPath, type KeySegment } from './source.ts';
@@ -129,6 +130,6 @@ export function checkSemantics(
     for (const [name, upstream] of Object.entries(data['upstreams'])) checkUpstream(ctx, name, upstream);
   }
   checkAdmin(ctx, data['admin']);
-  ctx.issues.push(...checkAsCode(source, data), ...checkCache(source, data));
+  ctx.issues.push(...checkAsCode(source, data), ...checkCache(source, data), ...checkTraffic(source, data));
   return ctx.issues;
 }

@@ -19,6 +19,23 @@ const seconds = (description: string, defaultValue?: number) => ({
   description: `${description} Seconds.`,
 });
 
+const queueDepth = (description: string, defaultValue?: number) => ({
+  type: 'number',
+  exclusiveMinimum: 0,
+  ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  description: `${description} Requests.`,
+});
+
+/** The concurrency thresholds, per limiter: routes and upstreams each have their own. */
+const limiterAlerts = (owner: 'route' | 'upstream') => ({
+  concurrency_queue_depth: queueDepth(
+    `Requests waiting for the ${owner}’s concurrency limiter, summed over instances and priority classes, above which SluiceConcurrencyQueueBacklog fires.`,
+  ),
+  concurrency_queue_wait_p95_seconds: seconds(
+    `p95 wait for a slot of the ${owner}’s concurrency limiter that fires SluiceConcurrencyQueueWaitHigh; keep it below the limiter’s \`queue.timeout_ms\`.`,
+  ),
+});
+
 const routeAlerts = {
   title: 'RouteAlertConfig',
   type: 'object',
@@ -44,6 +61,10 @@ const routeAlerts = {
     cache_hit_ratio: ratio(
       'Share of the route’s cache lookups answered by either tier below which SluiceCacheHitRatioLow fires.',
     ),
+    rate_limit_rejection_ratio: ratio(
+      'Share of the route’s requests its rate limits refuse (429, or 503 while Redis is away and a policy fails closed) that fires SluiceRateLimitRejectionsSurge.',
+    ),
+    ...limiterAlerts('route'),
   },
 } as const;
 
@@ -62,6 +83,7 @@ const upstreamAlerts = {
     pool_wait_p95_seconds: seconds(
       'p95 wait for an upstream connection that fires SluiceUpstreamPoolWaitHigh.',
     ),
+    ...limiterAlerts('upstream'),
   },
 } as const;
 
@@ -147,6 +169,25 @@ export const alerts = {
     cache_l2_error_ratio: ratio(
       'Share of Redis (L2) commands that fail or time out that fires SluiceCacheL2Failing (which also fires while L2 is down).',
       0.05,
+    ),
+    rate_limit_rejection_ratio: ratio(
+      'Default share of a route’s requests its rate limits refuse (429, or 503 while Redis is away and a policy fails closed; shadow policies do not count) that fires SluiceRateLimitRejectionsSurge (over 5 minutes, held for 10). Only for routes with `rate_limits`.',
+      0.1,
+    ),
+    rate_limit_min_requests_per_second: {
+      type: 'number',
+      minimum: 0,
+      default: 0.1,
+      description:
+        'SluiceRateLimitRejectionsSurge ignores a route whose rate limits decide on fewer requests per second than this (summed over instances), so one client retrying on a quiet route cannot fire it.',
+    },
+    concurrency_queue_depth: queueDepth(
+      'Default number of requests waiting for one concurrency limiter (a route’s or an upstream’s), summed over instances and priority classes, above which SluiceConcurrencyQueueBacklog fires (held for 5 minutes).',
+      100,
+    ),
+    concurrency_queue_wait_p95_seconds: seconds(
+      'Default p95 wait for a slot of one concurrency limiter, over every instance and priority class, that fires SluiceConcurrencyQueueWaitHigh (over 5 minutes, held for 10). Rejected waits count too; keep it below the limiters’ `queue.timeout_ms`.',
+      5,
     ),
     routes: {
       type: 'object',

@@ -21,53 +21,54 @@ const redisNode = {
   },
 } as const;
 
-const redis = {
-  title: 'RedisConfig',
-  type: 'object',
-  description:
-    'The shared L2 tier. Give exactly one of `url` (one server), `sentinels` with `sentinel_name`, or `cluster`. Without it, the cache is L1 only.',
-  additionalProperties: false,
-  properties: {
-    url: {
-      type: 'string',
-      pattern: '^rediss?://',
-      description: 'One Redis server: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).',
+/** One Redis connection's settings; the same shape wherever Sluice uses Redis. */
+export const redisConnection = (title: string, description: string) =>
+  ({
+    title,
+    type: 'object',
+    description,
+    additionalProperties: false,
+    properties: {
+      url: {
+        type: 'string',
+        pattern: '^rediss?://',
+        description: 'One Redis server: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).',
+      },
+      sentinels: {
+        type: 'array',
+        items: redisNode,
+        minItems: 1,
+        description: 'Redis Sentinel nodes; Sluice follows the master they name.',
+      },
+      sentinel_name: { type: 'string', description: 'The master group name the sentinels watch.' },
+      cluster: {
+        type: 'array',
+        items: redisNode,
+        minItems: 1,
+        description: 'Redis Cluster seed nodes. Keys are hash-tagged so one entry lives in one slot.',
+      },
+      password: {
+        type: 'string',
+        description:
+          'AUTH password. Take it from an environment variable (the config interpolates them), never write it here.',
+      },
+      key_prefix: {
+        type: 'string',
+        pattern: '^[A-Za-z0-9:_-]{1,64}$',
+        default: 'sluice',
+        description: 'Prefix of every key Sluice writes, so several deployments can share a Redis.',
+      },
+      command_timeout_ms: positiveInteger(
+        'A Redis command that takes longer fails: the cache goes on without L2, a rate limit follows its `on_store_error`. Milliseconds.',
+        100,
+      ),
+      compress_above_bytes: positiveInteger(
+        'Cache entries larger than this are stored compressed (zstd); unused by rate limits. Bytes.',
+        1024,
+        0,
+      ),
     },
-    sentinels: {
-      type: 'array',
-      items: redisNode,
-      minItems: 1,
-      description: 'Redis Sentinel nodes; Sluice follows the master they name.',
-    },
-    sentinel_name: { type: 'string', description: 'The master group name the sentinels watch.' },
-    cluster: {
-      type: 'array',
-      items: redisNode,
-      minItems: 1,
-      description: 'Redis Cluster seed nodes. Keys are hash-tagged so one entry lives in one slot.',
-    },
-    password: {
-      type: 'string',
-      description:
-        'AUTH password. Take it from an environment variable (the config interpolates them), never write it here.',
-    },
-    key_prefix: {
-      type: 'string',
-      pattern: '^[A-Za-z0-9:_-]{1,64}$',
-      default: 'sluice',
-      description: 'Prefix of every key Sluice writes, so several deployments can share a Redis.',
-    },
-    command_timeout_ms: positiveInteger(
-      'A Redis command that takes longer fails, and the request goes on without L2. Milliseconds.',
-      100,
-    ),
-    compress_above_bytes: positiveInteger(
-      'Entries larger than this are stored compressed (zstd). Bytes.',
-      1024,
-      0,
-    ),
-  },
-} as const;
+  }) as const;
 
 export const cacheTiers = {
   title: 'CacheConfig',
@@ -85,7 +86,10 @@ export const cacheTiers = {
       'Responses larger than this are never stored, in either tier (streams are counted as they arrive). Bytes.',
       4194304,
     ),
-    redis,
+    redis: redisConnection(
+      'RedisConfig',
+      'The shared L2 tier. Give exactly one of `url` (one server), `sentinels` with `sentinel_name`, or `cluster`. Without it, the cache is L1 only.',
+    ),
   },
 } as const;
 

@@ -35,6 +35,11 @@ const patternRules: Readonly<Record<string, string>> = {
   '^[A-Z]+$': 'must be an upper-case HTTP method such as GET or POST',
   '^[^\\r\\n\\u0000]*$': 'must not contain line breaks or NUL characters',
   "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$": 'must be a valid HTTP header name',
+  '^[A-Za-z0-9-]+$': 'must be an HTTP header name of letters, digits and "-"',
+  '^(credential|client_ip|route|model|header:[A-Za-z0-9-]+)$':
+    'must be one of credential, client_ip, route, model or header:<name>',
+  '^[a-z0-9][a-z0-9_-]{0,30}$':
+    'must be 1 to 31 lower-case letters, digits, "_" or "-", starting with a letter or digit',
 };
 
 const typeNames: Readonly<Record<string, string>> = {
@@ -111,6 +116,14 @@ function toIssue(
     case 'minimum':
     case 'maximum':
       return source.valueIssue(path, `${bounds(error.parentSchema)}, got ${got()}`);
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
+      const kind = error.parentSchema?.['type'] === 'integer' ? 'an integer' : 'a number';
+      return source.valueIssue(
+        path,
+        `must be ${kind} ${String(params['comparison'])} ${String(params['limit'])}, got ${got()}`,
+      );
+    }
     case 'enum': {
       const allowed = (params['allowedValues'] as unknown[]).map(String);
       const hint =

@@ -6,6 +6,7 @@
 
 import { alerts, slos } from './schema-ascode.ts';
 import { cacheTiers, routeCache, routeDedupe, routeHttpCache } from './schema-cache.ts';
+import { concurrency, limits, routeMaxTokens, routePriority, routeRateLimits } from './schema-traffic.ts';
 
 const durationMs = (description: string, defaultValue: number, minimum = 1) => ({
   type: 'integer',
@@ -241,6 +242,7 @@ const upstream = {
     prices: priceTable(
       'Prices for traffic to this upstream, consulted before `llm.prices` (a provider that bills differently, a negotiated rate, a self-hosted model that costs nothing).',
     ),
+    concurrency,
   },
 } as const;
 
@@ -315,6 +317,10 @@ const route = {
     cache: routeCache,
     http_cache: routeHttpCache,
     dedupe: routeDedupe,
+    rate_limits: routeRateLimits,
+    max_tokens: routeMaxTokens,
+    priority: routePriority,
+    concurrency,
   },
 } as const;
 
@@ -454,6 +460,7 @@ export const configSchema = {
     reload,
     shutdown,
     cache: cacheTiers,
+    limits,
     alerts,
     slos,
   },

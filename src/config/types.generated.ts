@@ -23,6 +23,7 @@ export interface SluiceConfig {
   reload: ReloadConfig;
   shutdown: ShutdownConfig;
   cache: CacheConfig;
+  limits: LimitsConfig;
   alerts: AlertsConfig;
   /**
    * Service-level objectives. `sluice generate rules` writes Sloth-shaped SLI, error-budget and multi-window burn-rate rules for them (docs/alerts.md).
@@ -120,6 +121,7 @@ export interface UpstreamConfig {
    * Prices for traffic to this upstream, consulted before `llm.prices` (a provider that bills differently, a negotiated rate, a self-hosted model that costs nothing).
    */
   prices: ModelPrice[];
+  concurrency?: ConcurrencyConfig;
 }
 /**
  * Upstream timeouts. Exceeding one gives the client 504 (before headers) or ends the stream.
@@ -202,6 +204,55 @@ export interface ModelPrice {
   cache_creation_input?: number;
 }
 /**
+ * A limit on requests in flight, with a bounded priority queue in front of it. A request that waits past `queue.timeout_ms`, or finds the queue full, gets 503 with `Retry-After`.
+ */
+export interface ConcurrencyConfig {
+  /**
+   * Requests in flight at once.
+   */
+  max_in_flight: number;
+  queue: {
+    /**
+     * Requests that may wait; 0 rejects at once when the limit is reached.
+     */
+    max_size: number;
+    /**
+     * The longest a request waits for a slot. Milliseconds.
+     */
+    timeout_ms: number;
+  };
+  adaptive?: AdaptiveConcurrencyConfig;
+}
+/**
+ * Move the limit with upstream latency: lower it when latency rises, raise it when it falls. `max_in_flight` is the starting point.
+ */
+export interface AdaptiveConcurrencyConfig {
+  /**
+   * `gradient` (after Netflix Gradient2): compares short- and long-term latency. `aimd`: multiplicative decrease when latency passes `latency_threshold_ms` or the upstream signals overload, additive increase otherwise.
+   */
+  algorithm: "gradient" | "aimd";
+  /**
+   * The limit never goes below this.
+   */
+  min_limit: number;
+  /**
+   * The limit never goes above this.
+   */
+  max_limit: number;
+  /**
+   * `aimd`: a response slower than this counts as overload. Milliseconds. Default: 5000.
+   */
+  latency_threshold_ms?: number;
+  /**
+   * `aimd`: the factor the limit is multiplied by on overload. Default: 0.9.
+   */
+  backoff_ratio?: number;
+  /**
+   * `gradient`: how much slower than the long-term latency still counts as normal. Default: 1.5.
+   */
+  tolerance?: number;
+}
+/**
  * A route: which requests it takes and where they go. Routes are tried in order; the first match wins.
  */
 export interface RouteConfig {
@@ -236,6 +287,13 @@ export interface RouteConfig {
    * Identical requests in flight at the same time share one upstream call (single-flight), on routes with or without `cache`; routes with `cache` always do.
    */
   dedupe: boolean;
+  /**
+   * Rate-limit policies; a request must pass every one. The tightest decides the headers.
+   */
+  rate_limits?: RateLimitPolicyConfig[];
+  max_tokens?: RouteMaxTokensConfig;
+  priority?: RoutePriorityConfig;
+  concurrency?: ConcurrencyConfig1;
 }
 /**
  * What a request must have to take this route. Every condition given must hold (with both `path_prefix` and `path_regex`, the path must match both); an empty match takes every request.
@@ -317,6 +375,133 @@ export interface RouteHttpCacheConfig {
    * The longest a response is served past its freshness under the upstream’s `stale-while-revalidate` / `stale-if-error` (their values are capped at this), and how long a stale response with a validator (ETag, Last-Modified) is kept for revalidation. Seconds.
    */
   max_stale_seconds: number;
+}
+export interface RateLimitPolicyConfig {
+  /**
+   * Names the policy in metrics, logs and the `RateLimit-Policy` header; unique within the route.
+   */
+  name: string;
+  /**
+   * What one budget is kept per; several sources combine (e.g. `[credential, model]`: per key and model). A request without the source (no header, no model) shares the budget of all such requests.
+   *
+   * @minItems 1
+   *
+   * Items: `credential` (a hash of `authorization`, `x-api-key` or `api-key`), `client_ip` (after `listener.trusted_hops`), `route`, `model` (the requested one), or `header:<name>`.
+   */
+  key: string[];
+  /**
+   * `tokens` (openai/anthropic routes): each request reserves its estimated input plus `max_tokens` (or `limits.default_output_tokens`) at admission, and the reservation is corrected to the usage the provider reported when the response ends.
+   */
+  unit: "requests" | "tokens";
+  /**
+   * `sliding_window`: at most `limit` per `window_seconds`, weighted over the previous and current window (bound in docs/traffic-control.md). `token_bucket`: refills `limit` per `window_seconds` continuously, holds at most `burst`.
+   */
+  algorithm: "sliding_window" | "token_bucket";
+  /**
+   * Units (requests or tokens) per window.
+   */
+  limit: number;
+  /**
+   * Seconds.
+   */
+  window_seconds: number;
+  /**
+   * `token_bucket` only: the most units that can be spent at once. Default: `limit`.
+   */
+  burst?: number;
+  /**
+   * `memory`: per replica. `redis` (needs `limits.redis`): one budget across all replicas, decided atomically in Redis on its clock.
+   */
+  store: "memory" | "redis";
+  /**
+   * With `store: redis`, while Redis is unavailable: `fail_open` decides with a per-replica limiter, `fail_closed` answers 503 with `Retry-After`.
+   */
+  on_store_error: "fail_open" | "fail_closed";
+  /**
+   * Count and log what the policy would reject, but let every request through (for rollout).
+   */
+  shadow: boolean;
+}
+/**
+ * openai/anthropic routes: a ceiling on the output tokens a request may ask for.
+ */
+export interface RouteMaxTokensConfig {
+  /**
+   * The largest `max_tokens` (or its variants) allowed.
+   */
+  max: number;
+  /**
+   * `cap`: lower the request’s value to `max` before forwarding. `reject`: answer 400.
+   */
+  action: "cap" | "reject";
+}
+/**
+ * The priority class of this route’s requests in concurrency queues (FIFO within a class).
+ */
+export interface RoutePriorityConfig {
+  /**
+   * The class of requests without a mapped header value.
+   */
+  class?: string;
+  /**
+   * Request header whose value picks the class through `header_classes`.
+   */
+  header?: string;
+  /**
+   * Header value → class. Values not listed take `class`.
+   */
+  header_classes: {
+    [k: string]: string;
+  };
+}
+/**
+ * A limit on requests in flight, with a bounded priority queue in front of it. A request that waits past `queue.timeout_ms`, or finds the queue full, gets 503 with `Retry-After`.
+ */
+export interface ConcurrencyConfig1 {
+  /**
+   * Requests in flight at once.
+   */
+  max_in_flight: number;
+  queue: {
+    /**
+     * Requests that may wait; 0 rejects at once when the limit is reached.
+     */
+    max_size: number;
+    /**
+     * The longest a request waits for a slot. Milliseconds.
+     */
+    timeout_ms: number;
+  };
+  adaptive?: AdaptiveConcurrencyConfig1;
+}
+/**
+ * Move the limit with upstream latency: lower it when latency rises, raise it when it falls. `max_in_flight` is the starting point.
+ */
+export interface AdaptiveConcurrencyConfig1 {
+  /**
+   * `gradient` (after Netflix Gradient2): compares short- and long-term latency. `aimd`: multiplicative decrease when latency passes `latency_threshold_ms` or the upstream signals overload, additive increase otherwise.
+   */
+  algorithm: "gradient" | "aimd";
+  /**
+   * The limit never goes below this.
+   */
+  min_limit: number;
+  /**
+   * The limit never goes above this.
+   */
+  max_limit: number;
+  /**
+   * `aimd`: a response slower than this counts as overload. Milliseconds. Default: 5000.
+   */
+  latency_threshold_ms?: number;
+  /**
+   * `aimd`: the factor the limit is multiplied by on overload. Default: 0.9.
+   */
+  backoff_ratio?: number;
+  /**
+   * `gradient`: how much slower than the long-term latency still counts as normal. Default: 1.5.
+   */
+  tolerance?: number;
 }
 /**
  * What Sluice reads from the LLM traffic of openai and anthropic routes: operation, model, tokens, cost, time to first token. It never changes what is forwarded (except `ensure_stream_usage`, per route) and never records prompts or completions.
@@ -454,11 +639,11 @@ export interface RedisConfig {
    */
   key_prefix: string;
   /**
-   * A Redis command that takes longer fails, and the request goes on without L2. Milliseconds.
+   * A Redis command that takes longer fails: the cache goes on without L2, a rate limit follows its `on_store_error`. Milliseconds.
    */
   command_timeout_ms: number;
   /**
-   * Entries larger than this are stored compressed (zstd). Bytes.
+   * Cache entries larger than this are stored compressed (zstd); unused by rate limits. Bytes.
    */
   compress_above_bytes: number;
 }
@@ -467,6 +652,71 @@ export interface RedisNode {
   port: number;
 }
 export interface RedisNode1 {
+  host: string;
+  port: number;
+}
+/**
+ * What every route’s rate limits and concurrency queues share.
+ */
+export interface LimitsConfig {
+  redis?: LimitsRedisConfig;
+  /**
+   * Output tokens a `unit: tokens` policy reserves for a request that sets no `max_tokens` (corrected to the real usage afterwards).
+   */
+  default_output_tokens: number;
+  /**
+   * Priority classes, highest first. Routes name one with `priority.class`.
+   *
+   * @minItems 1
+   */
+  priority_classes: string[];
+}
+/**
+ * The store of rate-limit policies with `store: redis`. Give exactly one of `url`, `sentinels` with `sentinel_name`, or `cluster`.
+ */
+export interface LimitsRedisConfig {
+  /**
+   * One Redis server: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).
+   */
+  url?: string;
+  /**
+   * Redis Sentinel nodes; Sluice follows the master they name.
+   *
+   * @minItems 1
+   */
+  sentinels?: RedisNode2[];
+  /**
+   * The master group name the sentinels watch.
+   */
+  sentinel_name?: string;
+  /**
+   * Redis Cluster seed nodes. Keys are hash-tagged so one entry lives in one slot.
+   *
+   * @minItems 1
+   */
+  cluster?: RedisNode3[];
+  /**
+   * AUTH password. Take it from an environment variable (the config interpolates them), never write it here.
+   */
+  password?: string;
+  /**
+   * Prefix of every key Sluice writes, so several deployments can share a Redis.
+   */
+  key_prefix: string;
+  /**
+   * A Redis command that takes longer fails: the cache goes on without L2, a rate limit follows its `on_store_error`. Milliseconds.
+   */
+  command_timeout_ms: number;
+  /**
+   * Cache entries larger than this are stored compressed (zstd); unused by rate limits. Bytes.
+   */
+  compress_above_bytes: number;
+}
+export interface RedisNode2 {
+  host: string;
+  port: number;
+}
+export interface RedisNode3 {
   host: string;
   port: number;
 }
@@ -539,6 +789,22 @@ export interface AlertsConfig {
    */
   cache_l2_error_ratio: number;
   /**
+   * Default share of a route’s requests its rate limits refuse (429, or 503 while Redis is away and a policy fails closed; shadow policies do not count) that fires SluiceRateLimitRejectionsSurge (over 5 minutes, held for 10). Only for routes with `rate_limits`. A ratio between 0 and 1.
+   */
+  rate_limit_rejection_ratio: number;
+  /**
+   * SluiceRateLimitRejectionsSurge ignores a route whose rate limits decide on fewer requests per second than this (summed over instances), so one client retrying on a quiet route cannot fire it.
+   */
+  rate_limit_min_requests_per_second: number;
+  /**
+   * Default number of requests waiting for one concurrency limiter (a route’s or an upstream’s), summed over instances and priority classes, above which SluiceConcurrencyQueueBacklog fires (held for 5 minutes). Requests.
+   */
+  concurrency_queue_depth: number;
+  /**
+   * Default p95 wait for a slot of one concurrency limiter, over every instance and priority class, that fires SluiceConcurrencyQueueWaitHigh (over 5 minutes, held for 10). Rejected waits count too; keep it below the limiters’ `queue.timeout_ms`. Seconds.
+   */
+  concurrency_queue_wait_p95_seconds: number;
+  /**
    * Per-route thresholds, by route name.
    */
   routes: {
@@ -579,6 +845,18 @@ export interface RouteAlertConfig {
    * Share of the route’s cache lookups answered by either tier below which SluiceCacheHitRatioLow fires. A ratio between 0 and 1.
    */
   cache_hit_ratio?: number;
+  /**
+   * Share of the route’s requests its rate limits refuse (429, or 503 while Redis is away and a policy fails closed) that fires SluiceRateLimitRejectionsSurge. A ratio between 0 and 1.
+   */
+  rate_limit_rejection_ratio?: number;
+  /**
+   * Requests waiting for the route’s concurrency limiter, summed over instances and priority classes, above which SluiceConcurrencyQueueBacklog fires. Requests.
+   */
+  concurrency_queue_depth?: number;
+  /**
+   * p95 wait for a slot of the route’s concurrency limiter that fires SluiceConcurrencyQueueWaitHigh; keep it below the limiter’s `queue.timeout_ms`. Seconds.
+   */
+  concurrency_queue_wait_p95_seconds?: number;
 }
 /**
  * Thresholds for one upstream; unset keys take the `alerts` defaults.
@@ -596,6 +874,14 @@ export interface UpstreamAlertConfig {
    * p95 wait for an upstream connection that fires SluiceUpstreamPoolWaitHigh. Seconds.
    */
   pool_wait_p95_seconds?: number;
+  /**
+   * Requests waiting for the upstream’s concurrency limiter, summed over instances and priority classes, above which SluiceConcurrencyQueueBacklog fires. Requests.
+   */
+  concurrency_queue_depth?: number;
+  /**
+   * p95 wait for a slot of the upstream’s concurrency limiter that fires SluiceConcurrencyQueueWaitHigh; keep it below the limiter’s `queue.timeout_ms`. Seconds.
+   */
+  concurrency_queue_wait_p95_seconds?: number;
 }
 /**
  * One service-level objective over a route’s requests.

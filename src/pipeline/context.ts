@@ -5,6 +5,7 @@ import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { LlmExchange } from '../llm/exchange.ts';
 import type { JsonObject } from '../llm/json.ts';
+import type { LlmSummary } from '../llm/llm-accounting.ts';
 import type { Protocol } from './errors.ts';
 
 /** Sees each chunk of a streamed response right after it was written to the client. */
@@ -50,6 +51,17 @@ export interface RouteRuntime {
   readonly stripPrefix: string | undefined;
 }
 
+/** How an exchange ended: what stages that hold something until then (permits, reservations) need. */
+export interface ExchangeEnd {
+  /** The status the client got; 499 when it went away first. */
+  readonly status: number;
+  readonly clientAborted: boolean;
+  /** An upstream answered (headers arrived); false for cache hits and Sluice's own answers. */
+  readonly upstreamAnswered: boolean;
+  /** Model, tokens and cost, on openai/anthropic routes with LLM accounting. */
+  readonly llm: LlmSummary | undefined;
+}
+
 export interface ProxyContext {
   readonly requestId: string;
   readonly req: IncomingMessage;
@@ -86,4 +98,9 @@ export interface ProxyContext {
   upstreamName: string;
   /** What the LLM stage read from the request and is reading from the response (openai/anthropic routes). */
   llm: LlmExchange | undefined;
+  /**
+   * Runs `callback` once the exchange ended: after the last byte reached the client (streams too),
+   * or when the client went away. Later than the stage's own return, which comes before the body.
+   */
+  onEnd(callback: (end: ExchangeEnd) => void): void;
 }

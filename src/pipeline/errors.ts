@@ -103,6 +103,40 @@ export const errorCatalog = {
     anthropicType: 'api_error',
     message: 'The upstream stopped sending the response body (upstreams.<name>.timeouts.body_idle_ms).',
   },
+  rate_limited: {
+    status: 429,
+    openaiType: 'rate_limit_error',
+    anthropicType: 'rate_limit_error',
+    message:
+      'A Sluice rate limit for this route was reached; retry after the Retry-After header’s seconds (the RateLimit headers say which policy).',
+  },
+  rate_limit_unavailable: {
+    status: 503,
+    openaiType: 'api_error',
+    anthropicType: 'overloaded_error',
+    message:
+      'The rate-limit store (Redis) is unavailable and this route’s policy fails closed; retry after the Retry-After header’s seconds.',
+  },
+  max_tokens_too_large: {
+    status: 400,
+    openaiType: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    message: 'The request asks for more output tokens than this route allows (routes.<name>.max_tokens.max).',
+  },
+  queue_full: {
+    status: 503,
+    openaiType: 'api_error',
+    anthropicType: 'overloaded_error',
+    message:
+      'Too many requests are waiting for this route or upstream (its concurrency queue is full); retry after the Retry-After header’s seconds.',
+  },
+  queue_timeout: {
+    status: 503,
+    openaiType: 'api_error',
+    anthropicType: 'overloaded_error',
+    message:
+      'The request waited in the concurrency queue longer than its timeout (concurrency.queue.timeout_ms); retry after the Retry-After header’s seconds.',
+  },
   shutting_down: {
     status: 503,
     openaiType: 'api_error',

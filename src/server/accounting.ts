@@ -150,7 +150,8 @@ export class Accounting {
     this.route(route).inFlight.inc();
   }
 
-  finished(ctx: ProxyContext, outcome: Outcome): void {
+  /** Records the exchange; returns what the LLM accounting read from it, if anything. */
+  finished(ctx: ProxyContext, outcome: Outcome): LlmSummary | undefined {
     const t = ctx.timings;
     const end = performance.now();
     t.responseEnd = end;
@@ -229,5 +230,6 @@ export class Accounting {
         }),
       );
     }
+    return llm;
   }
 }

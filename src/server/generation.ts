@@ -11,14 +11,17 @@ import type { SluiceConfig } from '../config/types.generated.ts';
 import { compose, type Pipeline } from '../pipeline/compose.ts';
 import type { RouteRuntime } from '../pipeline/context.ts';
 import { cacheStage } from '../stages/cache.ts';
+import { concurrencyStage } from '../stages/concurrency.ts';
 import { httpCacheStage } from '../stages/http-cache.ts';
 import { llmStage } from '../stages/llm.ts';
+import { rateLimitStage } from '../stages/rate-limit.ts';
 import { requestBodyStage } from '../stages/request-body.ts';
 import { upstreamCallStage } from '../stages/upstream-call.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { createUpstream, type UpstreamRuntime, upstreamFingerprint } from '../upstream/upstream.ts';
 import type { DrainTracker } from './drain.ts';
 import { compileMatch, type Routable } from './router.ts';
+import type { TrafficControl } from './traffic-control.ts';
 
 export type EffectiveConfig = Readonly<SluiceConfig>;
 
@@ -69,6 +72,7 @@ export interface GenerationDeps {
   readonly resolveUrl: (url: string) => string;
   readonly tracker: DrainTracker;
   readonly cache: ResponseCache;
+  readonly traffic: TrafficControl;
 }
 
 export class Generation {
@@ -83,7 +87,11 @@ export class Generation {
   private readonly tracker: DrainTracker;
 
   constructor(config: EffectiveConfig, deps: GenerationDeps) {
-    const { registry, telemetry, resolveUrl, cache } = deps;
+    const { registry, telemetry, resolveUrl, cache, traffic } = deps;
+    traffic.configure(config);
+    const { priority_classes: classes, default_output_tokens: defaultOutputTokens } = config.limits;
+    // Requests of routes that name no class: 'default' when configured, else the lowest class.
+    const defaultClass = classes.includes('default') ? 'default' : classes[classes.length - 1]!;
     this.config = config;
     this.registry = registry;
     this.tracker = deps.tracker;
@@ -116,10 +124,45 @@ export class Generation {
       const httpCache = route.http_cache
         ? [httpCacheStage(new HttpCache(cache, route.name, route.http_cache), upstreamCall)]
         : [];
+      const rateLimits =
+        route.rate_limits || route.max_tokens
+          ? [
+              rateLimitStage(
+                {
+                  route: route.name,
+                  policies: route.rate_limits ?? [],
+                  maxTokens: route.max_tokens,
+                  defaultOutputTokens,
+                },
+                traffic,
+                telemetry.metrics,
+                telemetry.logger,
+              ),
+            ]
+          : [];
+      const limited =
+        route.concurrency !== undefined || config.upstreams[route.upstream]?.concurrency !== undefined;
+      const concurrency = limited
+        ? [
+            concurrencyStage(
+              {
+                route: route.name,
+                upstream: route.upstream,
+                routeLimiter: () => traffic.limiter('route', route.name),
+                upstreamLimiter: () => traffic.limiter('upstream', route.upstream),
+                priority: route.priority,
+                defaultClass,
+              },
+              telemetry.metrics,
+            ),
+          ]
+        : [];
       const stages = [
         requestBodyStage(bodyLimit, llmProtocol !== undefined),
+        ...rateLimits,
         ...(route.cache || route.dedupe ? [cacheStage(cache, route.cache, route.dedupe)] : []),
         ...httpCache,
+        ...concurrency,
         ...(llmProtocol && config.llm.accounting ? [llmStage(llmProtocol, route.ensure_stream_usage)] : []),
         upstreamCall,
       ];

@@ -95,12 +95,14 @@ export function createProxyHandler(state: ProxyState) {
         const body = ctx.response?.body;
         if (body instanceof Readable && !body.readableEnded) body.destroy();
       }
-      state.accounting.finished(ctx, {
-        code: clientAborted ? 499 : res.statusCode,
+      const status = clientAborted ? 499 : res.statusCode;
+      const llm = state.accounting.finished(ctx, {
+        code: status,
         bytesOut: counters.bytesOut,
         error: clientAborted ? 'client_closed_request' : outcomeError(ctx, streamError),
         clientAborted,
       });
+      ctx.endExchange({ status, clientAborted, upstreamAnswered: ctx.timings.upstreamHeaders !== 0, llm });
       generation.leave();
     });
 

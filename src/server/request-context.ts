@@ -12,7 +12,7 @@ import {
 import type { Logger } from 'pino';
 import type { LlmExchange } from '../llm/exchange.ts';
 import { type JsonObject, parseJsonObject } from '../llm/json.ts';
-import type { ProxyContext, ResponseDraft, RouteRuntime, Timings } from '../pipeline/context.ts';
+import type { ExchangeEnd, ProxyContext, ResponseDraft, RouteRuntime, Timings } from '../pipeline/context.ts';
 import { clientIp } from './forwarded.ts';
 
 const tracer = trace.getTracer('sluice');
@@ -91,6 +91,7 @@ class RequestContext implements ProxyContext {
   llm: LlmExchange | undefined = undefined;
   private readonly baseLogger: Logger;
   private childLogger: Logger | undefined;
+  private endCallbacks: ((end: ExchangeEnd) => void)[] | undefined = undefined;
   private parsedBody: Buffer | undefined = undefined;
   private parsedJson: JsonObject | undefined = undefined;
 
@@ -119,12 +120,36 @@ class RequestContext implements ProxyContext {
     return this.parsedJson;
   }
 
+  onEnd(callback: (end: ExchangeEnd) => void): void {
+    this.endCallbacks ??= [];
+    this.endCallbacks.push(callback);
+  }
+
+  /** Called by the listener, once. A callback that throws is logged; the others still run. */
+  endExchange(end: ExchangeEnd): void {
+    const callbacks = this.endCallbacks;
+    if (callbacks === undefined) return;
+    this.endCallbacks = undefined;
+    for (const callback of callbacks) {
+      try {
+        callback(end);
+      } catch (error) {
+        this.log.error({ err: error }, 'exchange-end callback failed');
+      }
+    }
+  }
+
   get log(): Logger {
     this.childLogger ??= this.baseLogger.child({ request_id: this.requestId, route: this.route.name });
     return this.childLogger;
   }
 }
 
-export function createContext(init: ContextInit): ProxyContext {
+/** The context as the listener holds it: it also ends the exchange. */
+export interface ListenerContext extends ProxyContext {
+  endExchange(end: ExchangeEnd): void;
+}
+
+export function createContext(init: ContextInit): ListenerContext {
   return new RequestContext(init);
 }

@@ -15,6 +15,7 @@ import { BuiltinMocks } from './builtin-mocks.ts';
 import { DrainTracker } from './drain.ts';
 import { type EffectiveConfig, Generation, UpstreamRegistry } from './generation.ts';
 import { createProxyServer, listen } from './proxy-server.ts';
+import { TrafficControl } from './traffic-control.ts';
 
 export interface SluiceOptions {
   /** Where logs go; stdout by default. */
@@ -32,6 +33,7 @@ export class Sluice {
   private readonly tracker = new DrainTracker();
   private readonly accounting: Accounting;
   private readonly cache: ResponseCache;
+  private readonly traffic: TrafficControl;
   private readonly mocks: BuiltinMocks;
   private readonly env: NodeJS.ProcessEnv;
   private server: Server | undefined;
@@ -55,6 +57,8 @@ export class Sluice {
     this.accounting.llm.configure(config.llm, config.upstreams);
     this.cache = new ResponseCache(config.cache, this.telemetry.metrics, this.telemetry.logger);
     this.telemetry.beforeScrape.add(() => this.cache.reportGauges());
+    this.traffic = new TrafficControl(this.telemetry.metrics, this.telemetry.logger);
+    this.telemetry.beforeScrape.add(() => this.traffic.reportGauges());
     this.generation = this.buildGeneration(config);
     this.telemetry.beforeScrape.add(
       poolStatsHook(this.telemetry.metrics, () =>
@@ -101,6 +105,7 @@ export class Sluice {
       resolveUrl: (url) => this.mocks.resolve(url),
       tracker: this.tracker,
       cache: this.cache,
+      traffic: this.traffic,
     });
   }
 
@@ -218,6 +223,7 @@ export class Sluice {
     await this.admin?.close();
     await this.mocks.close();
     await this.cache.close();
+    await this.traffic.close();
     logger.info({ drained }, 'sluice stopped');
     await new Promise<void>((resolve) => this.telemetry.logger.flush(() => resolve()));
     return { drained };

@@ -37,8 +37,47 @@ const twoSlos = [
   '',
 ].join('\n');
 const otherSelector = `${routes}alerts:\n  selector: 'namespace="llm",job="gateway"'\n`;
+/** Rate limits in Redis, one counting tokens, and concurrency limiters on a route and an upstream. */
+const trafficControl = [
+  'upstreams:',
+  '  main:',
+  '    url: http://127.0.0.1:9000',
+  '    concurrency: { max_in_flight: 32 }',
+  'routes:',
+  '  - name: chat',
+  '    upstream: main',
+  '    protocol: openai',
+  '    concurrency: { max_in_flight: 8, queue: { max_size: 50 } }',
+  '    rate_limits:',
+  '      - { name: per-key, limit: 60, window_seconds: 60, store: redis, on_store_error: fail_closed }',
+  '      - { name: tokens, unit: tokens, limit: 100000, window_seconds: 60 }',
+  'limits:',
+  '  redis: { url: "redis://127.0.0.1:6379" }',
+  'alerts:',
+  '  rate_limit_rejection_ratio: 0.25',
+  '  concurrency_queue_depth: 40',
+  '  concurrency_queue_wait_p95_seconds: 2.5',
+  '',
+].join('\n');
+/** Only a concurrency limiter on the upstream: no rate-limit panel. */
+const concurrencyOnly = routes.replace(
+  '    url: http://127.0.0.1:9000',
+  '    url: http://127.0.0.1:9000\n    concurrency: { max_in_flight: 32 }',
+);
+/** Request-counting policies in memory: no token or store panel. */
+const requestLimits = routes.replace(
+  'match: { path_prefix: /v1/chat/ } }',
+  'match: { path_prefix: /v1/chat/ }, rate_limits: [{ name: per-ip, key: [client_ip], limit: 10, window_seconds: 1 }] }',
+);
 
-const dir = t.testdir({ 'no-slos.yaml': routes, 'two-slos.yaml': twoSlos, 'selector.yaml': otherSelector });
+const dir = t.testdir({
+  'no-slos.yaml': routes,
+  'two-slos.yaml': twoSlos,
+  'selector.yaml': otherSelector,
+  'traffic-control.yaml': trafficControl,
+  'concurrency-only.yaml': concurrencyOnly,
+  'request-limits.yaml': requestLimits,
+});
 
 async function context(file: string): Promise<RuleContext> {
   const { config } = await loadConfig(file, {});
@@ -50,6 +89,7 @@ const configs: Record<string, RuleContext> = {
   noSlos: await context(join(dir, 'no-slos.yaml')),
   twoSlos: await context(join(dir, 'two-slos.yaml')),
   selector: await context(join(dir, 'selector.yaml')),
+  trafficControl: await context(join(dir, 'traffic-control.yaml')),
 };
 
 function dashboardsOf(ctx: RuleContext): readonly Dashboard[] {
@@ -224,7 +264,7 @@ t.test('cataloged series are selected by the config selector', async (t) => {
 });
 
 t.test('queries follow the route and upstream variables wherever the metric has those labels', async (t) => {
-  for (const dashboard of dashboardsOf(configs.example!)) {
+  for (const dashboard of [configs.example!, configs.trafficControl!].flatMap(dashboardsOf)) {
     for (const { name, matchers } of expressions(dashboard).flatMap(seriesIn)) {
       const labels = cataloged.get(name)?.labels ?? [];
       if (labels.includes('route')) t.match(matchers, 'route=~"$route"', `${name} by $route`);
@@ -322,4 +362,77 @@ t.test('provisioning: a file provider for the dashboards folder and an example d
     apiVersion: 1,
     datasources: [{ type: 'prometheus', uid: 'prometheus', url: '$PROMETHEUS_URL' }],
   });
+});
+
+t.test('the traffic-control row: only what the config limits, thresholds from alerts', async (t) => {
+  const row = async (file: string | RuleContext) => {
+    const [overview] = dashboardsOf(typeof file === 'string' ? await context(join(dir, file)) : file);
+    const titles = overview!.panels.map((panel) => panel.title);
+    const start = titles.indexOf('Traffic control');
+    if (start === -1) return undefined;
+    const end = overview!.panels.findIndex((panel, i) => i > start && panel.type === 'row');
+    return {
+      rows: overview!.panels.filter((panel) => panel.type === 'row'),
+      panels: overview!.panels.slice(start + 1, end),
+    };
+  };
+  const full = await row(configs.trafficControl!);
+  t.ok(full, 'a row with rate limits and concurrency');
+  t.same(
+    full?.rows.map((panel) => panel.title),
+    [
+      'Overview',
+      'Latency by route',
+      'Traffic control',
+      'Upstreams and connection pools',
+      'Sluice overhead',
+      'Runtime',
+    ],
+    'between the cache and the upstreams, as in a request’s way through',
+  );
+  t.same(
+    full?.panels.map((panel) => panel.title),
+    [
+      'Rate-limit decisions by result',
+      'Requests refused by rate limits',
+      'Share of requests refused by route',
+      'Rate-limit tokens by kind',
+      'Rate-limit store (Redis) up',
+      'In flight vs limit by limiter',
+      'Queue depth by class',
+      'Queue wait by limiter',
+      'Concurrency rejections by reason',
+    ],
+  );
+  const panel = (title: string) => full?.panels.find((candidate) => candidate.title === title) as Panel;
+  const steps = (title: string) =>
+    panel(title).fieldConfig.defaults.thresholds?.steps.map((step) => step.value);
+  t.same(steps('Share of requests refused by route'), [null, 0.25], 'alerts.rate_limit_rejection_ratio');
+  t.same(steps('Queue depth by class'), [null, 40], 'alerts.concurrency_queue_depth');
+  t.same(steps('Queue wait by limiter'), [null, 2.5], 'alerts.concurrency_queue_wait_p95_seconds');
+  t.match(
+    panel('Share of requests refused by route').targets[0]!.expr,
+    /max by \(route\) \(sum by \(route, policy\)/,
+    'each request counted once, by the policy that decided on most',
+  );
+  t.notOk(await row('no-slos.yaml'), 'no row when nothing is limited');
+  t.same(
+    (await row('concurrency-only.yaml'))?.panels.map((panel) => panel.title),
+    [
+      'In flight vs limit by limiter',
+      'Queue depth by class',
+      'Queue wait by limiter',
+      'Concurrency rejections by reason',
+    ],
+    'concurrency only',
+  );
+  t.same(
+    (await row('request-limits.yaml'))?.panels.map((panel) => panel.title),
+    [
+      'Rate-limit decisions by result',
+      'Requests refused by rate limits',
+      'Share of requests refused by route',
+    ],
+    'request limits in memory: no tokens, no store',
+  );
 });

@@ -15,26 +15,43 @@ import { promtool, promtoolMissing } from '../support/promtool.ts';
 
 /**
  * Every knob the generators read: overrides, a throughput floor, a disabled alert, both SLI kinds,
- * and a cached route with both cache tiers.
+ * a cached route with both cache tiers, a route with two rate-limit policies (one in Redis), and
+ * concurrency limiters on a route and an upstream.
  */
 const fixture = `
 upstreams:
   openai: { url: "http://127.0.0.1:9001" }
-  vllm: { url: "http://127.0.0.1:9002" }
+  vllm: { url: "http://127.0.0.1:9002", concurrency: { max_in_flight: 8 } }
 routes:
-  - { name: chat, upstream: openai, protocol: openai, cache: { ttl_seconds: 60 } }
+  - name: chat
+    upstream: openai
+    protocol: openai
+    cache: { ttl_seconds: 60 }
+    concurrency: { max_in_flight: 16 }
+    rate_limits:
+      - { name: per-key, limit: 60, window_seconds: 60, store: redis }
+      - { name: tokens, unit: tokens, limit: 100000, window_seconds: 60 }
   - { name: local, upstream: vllm, protocol: openai, match: { path_prefix: /local/ } }
 cache:
+  redis: { url: "redis://127.0.0.1:6379" }
+limits:
   redis: { url: "redis://127.0.0.1:6379" }
 alerts:
   selector: 'job="sluice-test",env="ci"'
   runbook_url: https://runbooks.example.com/{alert}
   disabled: [SluiceMemoryHigh]
   cache_l2_error_ratio: 0.1
+  rate_limit_min_requests_per_second: 0.5
   routes:
-    chat: { error_ratio: 0.01, latency_p95_seconds: 30, min_requests_per_second: 0.5, cache_l1_hit_ratio: 0.8 }
+    chat:
+      error_ratio: 0.01
+      latency_p95_seconds: 30
+      min_requests_per_second: 0.5
+      cache_l1_hit_ratio: 0.8
+      rate_limit_rejection_ratio: 0.2
+      concurrency_queue_wait_p95_seconds: 2.5
   upstreams:
-    vllm: { error_ratio: 0.2, pool_utilization: 0.5, pool_wait_p95_seconds: 0.5 }
+    vllm: { error_ratio: 0.2, pool_utilization: 0.5, pool_wait_p95_seconds: 0.5, concurrency_queue_depth: 20 }
 slos:
   - { name: chat-availability, route: chat, sli: availability, objective: 99.9 }
   - { name: local-latency, route: local, sli: latency, objective: 95, latency_threshold_seconds: 10, period_days: 28 }

@@ -5,12 +5,11 @@
  */
 import type { Logger } from 'pino';
 import t, { type Test } from 'tap';
+import { planRedisConnection, reconnectDelayMs } from '../../src/cache/redis-connection.ts';
 import {
-  planRedisConnection,
   RedisTier,
   type RedisTierLogger,
   type RedisTierOptions,
-  reconnectDelayMs,
   redisKey,
 } from '../../src/cache/redis-tier.ts';
 import type { RedisConfig } from '../../src/config/types.generated.ts';

@@ -83,11 +83,16 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
       cache_min_lookups_per_second: 0.1,
       cache_l1_utilization: 0.9,
       cache_l2_error_ratio: 0.05,
+      rate_limit_rejection_ratio: 0.1,
+      rate_limit_min_requests_per_second: 0.1,
+      concurrency_queue_depth: 100,
+      concurrency_queue_wait_p95_seconds: 5,
       routes: {},
       upstreams: {},
     },
     slos: [],
     cache: { l1_max_bytes: 67108864, max_entry_bytes: 4194304 },
+    limits: { default_output_tokens: 1024, priority_classes: ['interactive', 'default', 'batch'] },
   };
   return Object.freeze(config);
 }
