@@ -3,7 +3,6 @@
  * saves under a burst of identical requests, and the latency of an L2 (Redis) hit on loopback.
  * Usage: node bench/cache-extras.ts [--requests N]  (needs redis-server on PATH for the L2 part)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import { startMockLlm } from '../src/mock-llm/server.ts';
 import { Sluice } from '../src/server/sluice.ts';
+import { startBenchRedis } from './redis.ts';
 import { freePorts } from './sluice-config.ts';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' } } });
@@ -86,22 +86,9 @@ async function singleFlight(dir: string): Promise<void> {
   await mock.close();
 }
 
-async function startRedis(): Promise<{ url: string; process: ChildProcess }> {
-  const [port = 0] = await freePorts(1);
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  return { url: `redis://127.0.0.1:${port}`, process: child };
-}
-
 async function l2Latency(dir: string): Promise<void> {
   const mock = await startMockLlm({});
-  const redis = await startRedis();
+  const redis = await startBenchRedis();
   try {
     const route = { name: 'chat', upstream: 'llm', protocol: 'openai', cache: { ttl_seconds: 600 } };
     const upstreams = { llm: { url: mock.url } };

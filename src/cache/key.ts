@@ -57,7 +57,7 @@ function digestOf(fields: readonly string[]): string {
  */
 const SCOPE_HEX_CHARS = 32;
 
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'] as const;
+export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'] as const;
 
 function headerText(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];

@@ -20,48 +20,76 @@ export function retryAfterSeconds(ms: number): number {
 
 /** Go's time.Duration text (`20ms`, `1s`, `6m0s`), as OpenAI writes its reset headers. */
 export function openAiDuration(milliseconds: number): string {
-  const ms = Math.max(0, Math.ceil(milliseconds));
+  const ms = milliseconds > 0 ? Math.ceil(milliseconds) : 0;
   if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${ms / 1000}s`;
   const hours = Math.floor(ms / 3_600_000);
   const minutes = Math.floor((ms % 3_600_000) / 60_000);
   const seconds = (ms % 60_000) / 1000;
-  let text = hours > 0 ? `${hours}h` : '';
-  if (hours > 0 || minutes > 0) text += `${minutes}m`;
-  return `${text}${Number(seconds.toFixed(3))}s`;
+  return `${hours > 0 ? `${hours}h` : ''}${minutes}m${seconds}s`;
 }
 
 function quoted(name: string): string {
   return `"${name}"`;
 }
 
-export function rateLimitHeaders(states: readonly PolicyState[]): Record<string, string> {
-  if (states.length === 0) return {};
-  const headers: Record<string, string> = {
-    'ratelimit-policy': states
-      .map(
-        (s) =>
-          `${quoted(s.name)};q=${Math.floor(s.decision.limit)};w=${Math.max(1, Math.round(s.windowMs / 1000))}${s.unit === 'tokens' ? ';qu="tokens"' : ''}`,
-      )
-      .join(', '),
-    ratelimit: states
-      .map(
-        (s) =>
-          `${quoted(s.name)};r=${Math.max(0, Math.floor(s.decision.remaining))};t=${Math.max(0, Math.ceil(s.decision.resetMs / 1000))}`,
-      )
-      .join(', '),
-  };
-  for (const unit of ['requests', 'tokens'] as const) {
-    let tightest: PolicyState | undefined;
-    for (const state of states)
-      if (
-        state.unit === unit &&
-        (tightest === undefined || state.decision.remaining < tightest.decision.remaining)
-      )
-        tightest = state;
-    if (tightest === undefined) continue;
-    headers[`x-ratelimit-limit-${unit}`] = String(Math.floor(tightest.decision.limit));
-    headers[`x-ratelimit-remaining-${unit}`] = String(Math.max(0, Math.floor(tightest.decision.remaining)));
-    headers[`x-ratelimit-reset-${unit}`] = openAiDuration(tightest.decision.resetMs);
+export interface PolicyShape {
+  readonly name: string;
+  readonly unit: 'requests' | 'tokens';
+  readonly windowMs: number;
+  readonly limit: number;
+}
+
+/** `RateLimit-Policy`: it depends only on the policies, so a stage builds it once. */
+export function policyHeader(policies: readonly PolicyShape[]): string {
+  let header = '';
+  for (const p of policies) {
+    if (header !== '') header += ', ';
+    header += `${quoted(p.name)};q=${Math.floor(p.limit)};w=${Math.max(1, Math.round(p.windowMs / 1000))}`;
+    if (p.unit === 'tokens') header += ';qu="tokens"';
   }
+  return header;
+}
+
+const REQUEST_HEADERS = [
+  'x-ratelimit-limit-requests',
+  'x-ratelimit-remaining-requests',
+  'x-ratelimit-reset-requests',
+] as const;
+const TOKEN_HEADERS = [
+  'x-ratelimit-limit-tokens',
+  'x-ratelimit-remaining-tokens',
+  'x-ratelimit-reset-tokens',
+] as const;
+
+function openAiHeaders(
+  headers: Record<string, string>,
+  [limit, remaining, reset]: readonly [string, string, string],
+  decision: RateDecision,
+): void {
+  headers[limit] = String(Math.floor(decision.limit));
+  headers[remaining] = String(Math.max(0, Math.floor(decision.remaining)));
+  headers[reset] = openAiDuration(decision.resetMs);
+}
+
+/** All the headers for `states`; `policies` is their `RateLimit-Policy` when the caller has it already. */
+export function rateLimitHeaders(states: readonly PolicyState[], policies?: string): Record<string, string> {
+  if (states.length === 0) return {};
+  let state = '';
+  let requests: PolicyState | undefined;
+  let tokens: PolicyState | undefined;
+  for (const s of states) {
+    if (state !== '') state += ', ';
+    state += `${quoted(s.name)};r=${Math.max(0, Math.floor(s.decision.remaining))};t=${Math.max(0, Math.ceil(s.decision.resetMs / 1000))}`;
+    if (s.unit === 'requests') {
+      if (requests === undefined || s.decision.remaining < requests.decision.remaining) requests = s;
+    } else if (tokens === undefined || s.decision.remaining < tokens.decision.remaining) tokens = s;
+  }
+  const headers: Record<string, string> = {
+    'ratelimit-policy': policies ?? policyHeader(states.map((s) => ({ ...s, limit: s.decision.limit }))),
+    ratelimit: state,
+  };
+  if (requests !== undefined) openAiHeaders(headers, REQUEST_HEADERS, requests.decision);
+  if (tokens !== undefined) openAiHeaders(headers, TOKEN_HEADERS, tokens.decision);
   return headers;
 }

@@ -3,8 +3,42 @@
  * hashed (the cache's tenant scope) so no key, metric or Redis entry holds one; the stores hash
  * long or unusual keys again before they reach Redis.
  */
-import { tenantScope } from '../cache/key.ts';
+import { CREDENTIAL_HEADERS, tenantScope } from '../cache/key.ts';
 import type { ProxyContext } from '../pipeline/context.ts';
+
+/**
+ * Credential → its hashed scope, for the clients seen lately: hashing the credential was a third of
+ * a rate-limit decision's CPU (docs/benchmarks.md). The credentials stay in this process's memory
+ * only, at most this many.
+ */
+const scopes = new Map<string, string>();
+const MAX_SCOPES = 4096;
+
+/** The credential headers as one string; just `authorization` in the usual case of one header. */
+function credentialOf(ctx: ProxyContext): string | undefined {
+  const headers = ctx.req.headers;
+  const authorization = headers.authorization;
+  if (headers['x-api-key'] === undefined && headers['api-key'] === undefined) return authorization;
+  let credential = '';
+  for (const name of CREDENTIAL_HEADERS) {
+    const value = headers[name];
+    credential += `${value === undefined ? '' : Array.isArray(value) ? value.join('\n') : value}\u0000`;
+  }
+  return credential;
+}
+
+function credentialScope(ctx: ProxyContext): string {
+  const credential = credentialOf(ctx);
+  if (credential === undefined) return tenantScope(ctx.req.headers, undefined);
+  let scope = scopes.get(credential);
+  if (scope === undefined) {
+    scope = tenantScope(ctx.req.headers, undefined);
+    // Cleared rather than LRU-evicted: an LRU's bookkeeping on every hit cost more than a rare rehash.
+    if (scopes.size >= MAX_SCOPES) scopes.clear();
+    scopes.set(credential, scope);
+  }
+  return scope;
+}
 
 function headerValue(ctx: ProxyContext, name: string): string {
   const value = ctx.req.headers[name];
@@ -14,7 +48,7 @@ function headerValue(ctx: ProxyContext, name: string): string {
 function sourceValue(ctx: ProxyContext, source: string): string {
   switch (source) {
     case 'credential':
-      return tenantScope(ctx.req.headers, undefined);
+      return credentialScope(ctx);
     case 'client_ip':
       return ctx.clientIp;
     case 'route':

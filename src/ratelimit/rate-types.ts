@@ -42,6 +42,8 @@ export interface RateDecision {
 export interface RateStore {
   /** All or nothing: takes `cost` units for `key` under `policy` if they are available now. */
   acquire(policy: RatePolicy, key: string, cost: number): Promise<RateDecision>;
+  /** The same decision without a promise, for stores that need no I/O (the in-memory one). */
+  acquireNow?(policy: RatePolicy, key: string, cost: number): RateDecision;
   /** After the fact: delta < 0 gives units back (refund), delta > 0 takes more (may leave a debt: later acquires wait). */
   adjust(policy: RatePolicy, key: string, delta: number): Promise<void>;
   close(): Promise<void>;

@@ -12,11 +12,17 @@ import type { RateLimitPolicyConfig, RouteMaxTokensConfig } from '../config/type
 import type { Stage } from '../pipeline/compose.ts';
 import type { ExchangeEnd, ProxyContext } from '../pipeline/context.ts';
 import { SluiceError } from '../pipeline/errors.ts';
-import { type PolicyState, rateLimitHeaders, retryAfterSeconds } from '../ratelimit/rate-headers.ts';
+import {
+  type PolicyState,
+  policyHeader,
+  rateLimitHeaders,
+  retryAfterSeconds,
+} from '../ratelimit/rate-headers.ts';
 import { rateKey } from '../ratelimit/rate-key.ts';
 import type { RateDecision, RatePolicy, RateStore } from '../ratelimit/rate-types.ts';
 import { estimateRequestTokens } from '../ratelimit/token-estimate.ts';
 import type { TrafficControl } from '../server/traffic-control.ts';
+import { type HotCounter, hotCounter } from '../telemetry/hot-children.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { applyMaxTokens } from './max-tokens.ts';
 
@@ -119,10 +125,30 @@ export function rateLimitStage(
   const policies = settings.policies.map((config) => compile(settings.route, config));
   const countsTokens = policies.some((p) => p.unit === 'tokens');
   const shadowLoggedAt = new Map<string, number>();
-  const count = (p: CompiledPolicy, result: string) =>
-    metrics.rateLimitDecisions.labels(settings.route, p.name, result).inc();
+  // What an admitted request's RateLimit-Policy says never changes: every enforced policy, in order.
+  const enforcedPolicies = policyHeader(
+    policies
+      .filter((p) => !p.shadow)
+      .map((p) => ({ ...p, windowMs: p.policy.windowMs, limit: p.policy.limit })),
+  );
+  const counters = new Map<CompiledPolicy, Map<string, HotCounter>>();
+  const counter = (metric: 'rateLimitDecisions' | 'rateLimitTokens', p: CompiledPolicy, what: string) => {
+    let byWhat = counters.get(p);
+    if (byWhat === undefined) {
+      byWhat = new Map();
+      counters.set(p, byWhat);
+    }
+    // Decision results and token kinds never share a name, so one map per policy holds both.
+    let found = byWhat.get(what);
+    if (found === undefined) {
+      found = hotCounter(metrics[metric], [settings.route, p.name, what]);
+      byWhat.set(what, found);
+    }
+    return found;
+  };
+  const count = (p: CompiledPolicy, result: string) => counter('rateLimitDecisions', p, result).inc();
   const countTokens = (p: CompiledPolicy, kind: 'reserved' | 'refunded' | 'charged', tokens: number) => {
-    if (tokens > 0) metrics.rateLimitTokens.labels(settings.route, p.name, kind).inc(tokens);
+    if (tokens > 0) counter('rateLimitTokens', p, kind).inc(tokens);
   };
 
   const logShadow = (p: CompiledPolicy, ctx: ProxyContext, decision: RateDecision) => {
@@ -174,7 +200,10 @@ export function rateLimitStage(
         const store = traffic.store(p.store);
         const key = rateKey(ctx, p.key);
         const cost = p.unit === 'tokens' ? (estimate?.total ?? 0) : 1;
-        const decision = await store.acquire(p.policy, key, cost);
+        // In memory the decision needs no promise: most of a local limit's cost was the await.
+        const decision = store.acquireNow
+          ? store.acquireNow(p.policy, key, cost)
+          : await store.acquire(p.policy, key, cost);
         count(p, resultLabel(decision, p.shadow));
         if (!decision.allowed) {
           if (p.shadow && !decision.storeUnavailable) {
@@ -190,7 +219,8 @@ export function rateLimitStage(
       }
       if (countsTokens && taken.length > 0) ctx.onEnd((end) => reconcile(taken, end));
       await next();
-      if (ctx.response && states.length > 0) Object.assign(ctx.response.headers, rateLimitHeaders(states));
+      if (ctx.response && states.length > 0)
+        Object.assign(ctx.response.headers, rateLimitHeaders(states, enforcedPolicies));
     },
   };
 }

@@ -9,7 +9,8 @@ import { request } from 'undici';
 import { startMockBackend } from '../support/mock-backend.ts';
 import { redisServerMissing, startRedis } from '../support/redis.ts';
 import { scrape, total } from '../support/scrape.ts';
-import { type RunningSluice, startSluice } from '../support/sluice.ts';
+import { startSluice } from '../support/sluice.ts';
+import { startSluiceProcess } from '../support/sluice-process.ts';
 
 interface Answer {
   readonly status: number;
@@ -18,7 +19,7 @@ interface Answer {
 }
 
 async function chat(
-  sluice: RunningSluice,
+  sluice: { readonly url: string },
   options: { key?: string; body?: Record<string, unknown>; headers?: Record<string, string> } = {},
 ): Promise<Answer> {
   const response = await request(`${sluice.url}/v1/chat/completions`, {
@@ -163,7 +164,7 @@ t.test('shadow policies count and let everything through; max_tokens ceilings', 
 });
 
 t.test('with Redis', { skip: redisServerMissing, timeout: 90_000 }, async (t) => {
-  t.test('two replicas on one Redis admit exactly N in total under concurrent load', async (t) => {
+  t.test('two Sluice processes on one Redis admit exactly N in total under concurrent load', async (t) => {
     const mock = await startMockBackend(t);
     const redis = await startRedis(t);
     const config = {
@@ -178,11 +179,10 @@ t.test('with Redis', { skip: redisServerMissing, timeout: 90_000 }, async (t) =>
         }),
       ],
     };
-    const replicas = [await startSluice(t, config), await startSluice(t, config)];
+    const replicas = await Promise.all([startSluiceProcess(t, config), startSluiceProcess(t, config)]);
+    t.not(replicas[0].pid, replicas[1].pid);
     await waitForStore(replicas);
-    const answers = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => chat(replicas[i % 2] as RunningSluice)),
-    );
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => chat(replicas[i % 2]!)));
     t.equal(answers.filter((a) => a.status === 200).length, 20, 'exactly 20 of 60, across both replicas');
     t.equal(mock.stats.started, 20);
   });
@@ -223,7 +223,7 @@ t.test('with Redis', { skip: redisServerMissing, timeout: 90_000 }, async (t) =>
   });
 });
 
-async function waitForStore(replicas: readonly RunningSluice[]): Promise<void> {
+async function waitForStore(replicas: readonly { readonly adminUrl: string }[]): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (const replica of replicas) {
     while (total(await scrape(replica.adminUrl), 'sluice_rate_limit_store_up') !== 1) {
