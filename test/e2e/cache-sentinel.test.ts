@@ -3,8 +3,10 @@
  * real Sentinel and share answers through it; when the master dies, Sentinel promotes its replica,
  * requests keep succeeding meanwhile (fail-open), and Sluice writes to the new master by itself.
  */
+
 import t, { type Test } from 'tap';
 import { request } from 'undici';
+import { eventually } from '../support/eventually.ts';
 import { startMockBackend } from '../support/mock-backend.ts';
 import { redisKeys, redisQuery, redisServerMissing, startRedis, startSentinel } from '../support/redis.ts';
 import { type RunningSluice, startSluice } from '../support/sluice.ts';
@@ -27,21 +29,6 @@ async function ask(sluice: RunningSluice, content: string) {
     cache: response.headers['x-sluice-cache'],
     text: await response.body.text(),
   };
-}
-
-/** Polls `check` until it returns something other than undefined; fails the test after `timeoutMs`. */
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** A Sluice whose L2 goes through the Sentinel on `sentinelPort`, once its L2 client is connected. */

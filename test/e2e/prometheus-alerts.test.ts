@@ -14,26 +14,16 @@ import { generateDashboards } from '../../src/ascode/dashboards.ts';
 import { profiles } from '../../src/ascode/profile.ts';
 import { generateRules } from '../../src/ascode/rule-files.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { eventually as poll } from '../support/eventually.ts';
 import { startMockBackend } from '../support/mock-backend.ts';
 import { type PromAlert, prometheusMissing, startPrometheus } from '../support/prometheus.ts';
 import { startSluice, withTestDefaults } from '../support/sluice.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls until `check` returns a value, or fails the test after `timeoutMs`. */
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(500);
-  }
-}
+/** Every 500 ms: each check is a query to Prometheus, which evaluates rules on its own interval. */
+const eventually = <T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>) =>
+  poll(what, timeoutMs, check, 500);
 
 /** Grafana's variables, as a dashboard would send them with "All" selected. */
 function withVariables(expr: string): string {

@@ -4,6 +4,7 @@
  * refused as "store unavailable"; once Redis is known down no request reaches for it; when it is
  * back the Redis store is used again by itself; each state change is reported once.
  */
+
 import t, { type Test } from 'tap';
 import type { RedisConfig } from '../../src/config/types.generated.ts';
 import { FailoverRateStore, type SharedRateStore } from '../../src/ratelimit/rate-failover-store.ts';
@@ -14,17 +15,8 @@ import {
   RedisRateStore,
 } from '../../src/ratelimit/rate-redis-store.ts';
 import type { RateDecision, RatePolicy } from '../../src/ratelimit/rate-types.ts';
+import { until } from '../support/eventually.ts';
 import { type RunningRedis, redisKeys, redisServerMissing, startRedis } from '../support/redis.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const open: RatePolicy = { id: 'r/open', algorithm: 'token_bucket', limit: 5, windowMs: 3_600_000 };
 const closed: RatePolicy = {
@@ -49,7 +41,7 @@ async function failoverOn(t: Test, redis: RunningRedis, config: Partial<RedisCon
   );
   const store = new FailoverRateStore(shared);
   t.teardown(() => store.close());
-  await eventually('Redis up', 5000, () => shared.state() === 'up');
+  await until('Redis up', 5000, () => shared.state() === 'up');
   return { shared, store, states, commands };
 }
 
@@ -64,7 +56,7 @@ t.test('Redis killed and restarted', { skip: redisServerMissing, timeout: 60_000
   t.same(states, ['up']);
 
   await redis.stop();
-  await eventually('the store to notice', 5000, () => states.length === 2);
+  await until('the store to notice', 5000, () => states.length === 2);
   t.same(states, ['up', 'down']);
   const triedBefore = commands.length;
 
@@ -84,7 +76,7 @@ t.test('Redis killed and restarted', { skip: redisServerMissing, timeout: 60_000
   t.equal(commands.length, triedBefore, 'no request reached for the dead Redis');
 
   await redis.restart();
-  await eventually('the store to reconnect by itself', 10_000, () => shared.state() === 'up');
+  await until('the store to reconnect by itself', 10_000, () => shared.state() === 'up');
   t.same(states, ['up', 'down', 'up'], 'each change reported once');
   const back = await store.acquire(open, 'c', 1);
   t.match(back, { allowed: true, remaining: 4 }, 'Redis decides again (it restarted empty)');
@@ -115,7 +107,7 @@ t.test(
     t.match(await store.acquire(closed, 'h', 1), { allowed: false, storeUnavailable: true });
 
     redis.resume();
-    await eventually('a probe to close the breaker', 10_000, () => {
+    await until('a probe to close the breaker', 10_000, () => {
       void store.acquire(open, 'h', 0);
       return shared.state() === 'up';
     });

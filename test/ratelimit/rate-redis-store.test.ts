@@ -17,17 +17,8 @@ import {
 import { BUCKET_ADJUST, BUCKET_TAKE, WINDOW_ADJUST, WINDOW_TAKE } from '../../src/ratelimit/rate-lua.ts';
 import { RedisRateStore, type RedisRateStoreOptions } from '../../src/ratelimit/rate-redis-store.ts';
 import type { RateAlgorithm, RatePolicy } from '../../src/ratelimit/rate-types.ts';
+import { until } from '../support/eventually.ts';
 import { redisCommand, redisKeys, redisServerMissing, startRedis } from '../support/redis.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 function redisConfig(shape: Partial<RedisConfig>): RedisConfig {
   return { key_prefix: 'sluice', command_timeout_ms: 1000, compress_above_bytes: 1024, ...shape };
@@ -36,7 +27,7 @@ function redisConfig(shape: Partial<RedisConfig>): RedisConfig {
 async function upStore(t: Test, shape: Partial<RedisConfig>, options: RedisRateStoreOptions = {}) {
   const store = new RedisRateStore(redisConfig(shape), options);
   t.teardown(() => store.close());
-  await eventually('the store to connect', 5000, () => store.state() === 'up');
+  await until('the store to connect', 5000, () => store.state() === 'up');
   return store;
 }
 
