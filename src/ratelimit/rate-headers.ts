@@ -63,7 +63,7 @@ const TOKEN_HEADERS = [
 ] as const;
 
 function openAiHeaders(
-  headers: Record<string, string>,
+  headers: Record<string, string | string[] | number | undefined>,
   [limit, remaining, reset]: readonly [string, string, string],
   decision: RateDecision,
 ): void {
@@ -72,9 +72,16 @@ function openAiHeaders(
   headers[reset] = openAiDuration(decision.resetMs);
 }
 
-/** All the headers for `states`; `policies` is their `RateLimit-Policy` when the caller has it already. */
-export function rateLimitHeaders(states: readonly PolicyState[], policies?: string): Record<string, string> {
-  if (states.length === 0) return {};
+/**
+ * All the headers for `states`, written into `headers` (a new object by default); `policies` is their
+ * `RateLimit-Policy` when the caller has it already.
+ */
+export function rateLimitHeaders(
+  states: readonly PolicyState[],
+  policies?: string,
+  headers: Record<string, string | string[] | number | undefined> = {},
+): Record<string, string | string[] | number | undefined> {
+  if (states.length === 0) return headers;
   let state = '';
   let requests: PolicyState | undefined;
   let tokens: PolicyState | undefined;
@@ -85,10 +92,9 @@ export function rateLimitHeaders(states: readonly PolicyState[], policies?: stri
       if (requests === undefined || s.decision.remaining < requests.decision.remaining) requests = s;
     } else if (tokens === undefined || s.decision.remaining < tokens.decision.remaining) tokens = s;
   }
-  const headers: Record<string, string> = {
-    'ratelimit-policy': policies ?? policyHeader(states.map((s) => ({ ...s, limit: s.decision.limit }))),
-    ratelimit: state,
-  };
+  headers['ratelimit-policy'] =
+    policies ?? policyHeader(states.map((s) => ({ ...s, limit: s.decision.limit })));
+  headers.ratelimit = state;
   if (requests !== undefined) openAiHeaders(headers, REQUEST_HEADERS, requests.decision);
   if (tokens !== undefined) openAiHeaders(headers, TOKEN_HEADERS, tokens.decision);
   return headers;

@@ -66,6 +66,8 @@ function sourceValue(ctx: ProxyContext, source: string): string {
 
 /** Length-prefixed, so no choice of values makes two different combinations one key. */
 export function rateKey(ctx: ProxyContext, sources: readonly string[]): string {
+  // One source has nothing to be confused with (the policy is part of every stored key).
+  if (sources.length === 1) return sourceValue(ctx, sources[0]!);
   let key = '';
   for (const source of sources) {
     const value = sourceValue(ctx, source);

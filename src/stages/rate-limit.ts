@@ -219,8 +219,7 @@ export function rateLimitStage(
       }
       if (countsTokens && taken.length > 0) ctx.onEnd((end) => reconcile(taken, end));
       await next();
-      if (ctx.response && states.length > 0)
-        Object.assign(ctx.response.headers, rateLimitHeaders(states, enforcedPolicies));
+      if (ctx.response && states.length > 0) rateLimitHeaders(states, enforcedPolicies, ctx.response.headers);
     },
   };
 }
