@@ -1,11 +1,9 @@
 /** Error responses in each protocol's own shape, so SDKs raise the same error classes as with the real API. */
 import type { ServerResponse } from 'node:http';
 import type { FaultPlan } from './faults.ts';
+import { defaultMockLlmOptions } from './options.ts';
 import { sendJson } from './respond.ts';
 import type { MockExchange, MockProtocol, MockRequestInfo } from './types.ts';
-
-/** Seconds sent in `retry-after` on 429: short, so SDK retries in tests and load runs stay quick. */
-const RETRY_AFTER_SECONDS = '1';
 
 const anthropicTypes: Readonly<Record<number, string>> = {
   400: 'invalid_request_error',
@@ -45,6 +43,8 @@ export interface ErrorResponseOptions {
   readonly reset?: FaultPlan['resetAfter'];
   /** Ask the client to close: used when the request body was not read to its end. */
   readonly closeConnection?: boolean;
+  /** `retry-after` of a 429 (default the option's default). */
+  readonly retryAfterSeconds?: number;
 }
 
 export function sendProtocolError(
@@ -56,7 +56,9 @@ export function sendProtocolError(
   options: ErrorResponseOptions = {},
 ): void {
   const headers: Record<string, string> = {};
-  if (status === 429) headers['retry-after'] = RETRY_AFTER_SECONDS;
+  if (status === 429) {
+    headers['retry-after'] = String(options.retryAfterSeconds ?? defaultMockLlmOptions.retryAfterSeconds);
+  }
   if (options.closeConnection) headers['connection'] = 'close';
   sendJson(res, info, status, protocolErrorBody(protocol, status, message), headers, options.reset);
 }

@@ -17,7 +17,8 @@ import { countOutcome, countStart } from './stats.ts';
 import type { MockLlmEvents, MockRequestInfo, MockStats } from './types.ts';
 
 export interface MockServerState {
-  readonly options: Readonly<MockLlmOptions>;
+  /** Replaced as a whole by `setFaults`; each request reads it once, on arrival. */
+  options: Readonly<MockLlmOptions>;
   readonly router: Router;
   readonly random: Random;
   readonly stats: MockStats;
@@ -44,6 +45,8 @@ function parseJson(body: Buffer): { value: unknown } | { error: string } {
 
 export async function handleMockRequest(state: MockServerState, req: IncomingMessage, res: ServerResponse) {
   const id = ++state.requestCount;
+  // One consistent set for the whole request, even when setFaults runs while it is in progress.
+  const { options } = state;
   const url = req.url ?? '/';
   const queryStart = url.indexOf('?');
   const path = queryStart === -1 ? url : url.slice(0, queryStart);
@@ -63,10 +66,10 @@ export async function handleMockRequest(state: MockServerState, req: IncomingMes
   res.setHeader('x-mock-request-id', id);
 
   const protocol = protocolFor(path, req.headers);
-  const body = await readRequestBody(req, state.options.maxBodyBytes);
+  const body = await readRequestBody(req, options.maxBodyBytes);
   if (body === undefined) return;
   if (body === BODY_TOO_LARGE) {
-    const message = `Request body is larger than the mock accepts (${state.options.maxBodyBytes} bytes).`;
+    const message = `Request body is larger than the mock accepts (${options.maxBodyBytes} bytes).`;
     return sendProtocolError(res, info, protocol, 413, message, { closeConnection: true });
   }
   info.body = body;
@@ -83,7 +86,7 @@ export async function handleMockRequest(state: MockServerState, req: IncomingMes
 
   let plan: FaultPlan;
   try {
-    plan = planFaults(req.headers, state.options, state.random);
+    plan = planFaults(req.headers, options, state.random);
   } catch (error) {
     if (!(error instanceof MockHeaderError)) throw error;
     return sendProtocolError(res, info, protocol, 400, error.message);
@@ -92,7 +95,10 @@ export async function handleMockRequest(state: MockServerState, req: IncomingMes
   if (plan.slowHeadersMs > 0) holdHeadAfterStatusLine(res, plan.slowHeadersMs);
   if (plan.status !== undefined) {
     const message = `The mock LLM injected a ${plan.status} (x-mock-status or errorRate).`;
-    return sendProtocolError(res, info, protocol, plan.status, message, { reset: plan.resetAfter });
+    return sendProtocolError(res, info, protocol, plan.status, message, {
+      reset: plan.resetAfter,
+      retryAfterSeconds: options.retryAfterSeconds,
+    });
   }
 
   let json: unknown;
@@ -109,6 +115,5 @@ export async function handleMockRequest(state: MockServerState, req: IncomingMes
     }
     json = parsed.value;
   }
-  const { options } = state;
   await match.handler({ req, res, info, plan, options, protocol, json, pathParam: match.pathParam });
 }

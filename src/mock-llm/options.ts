@@ -20,6 +20,8 @@ export interface MockLlmOptions {
   resetRate: number;
   /** Send the status line at once but the rest of the head only after this delay. */
   slowHeadersMs: number;
+  /** Seconds sent in `retry-after` with every 429. */
+  retryAfterSeconds: number;
   /** Seeds the fault-injection draws, so a sequential run fails the same requests every time. */
   seed: number | undefined;
   /** Larger request bodies get 413. */
@@ -39,6 +41,8 @@ export const defaultMockLlmOptions: Readonly<MockLlmOptions> = Object.freeze({
   errorStatuses: Object.freeze([500, 503, 429]),
   resetRate: 0,
   slowHeadersMs: 0,
+  // Short, so SDK retries in tests and load runs stay quick.
+  retryAfterSeconds: 1,
   seed: undefined,
   maxBodyBytes: 16 * 1024 * 1024,
   embeddingDimensions: 1536,
@@ -68,6 +72,7 @@ export function resolveMockLlmOptions(partial: Partial<MockLlmOptions> = {}): Re
   requireInteger('gapMs', options.gapMs, 0);
   requireInteger('tokens', options.tokens, 0);
   requireInteger('slowHeadersMs', options.slowHeadersMs, 0);
+  requireInteger('retryAfterSeconds', options.retryAfterSeconds, 0, 86_400);
   requireInteger('maxBodyBytes', options.maxBodyBytes, 0);
   requireInteger('embeddingDimensions', options.embeddingDimensions, 1, 65536);
   if (options.seed !== undefined) requireInteger('seed', options.seed, 0, 0xffffffff);
@@ -81,4 +86,36 @@ export function resolveMockLlmOptions(partial: Partial<MockLlmOptions> = {}): Re
     throw new RangeError('mock-llm option host must be a non-empty string.');
   }
   return Object.freeze({ ...options, errorStatuses: Object.freeze([...options.errorStatuses]) });
+}
+
+/** The options a running mock can change (`MockLlm.setFaults`): all read per request, none at start. */
+export const runtimeFaultOptions = [
+  'latencyMs',
+  'gapMs',
+  'errorRate',
+  'errorStatuses',
+  'resetRate',
+  'slowHeadersMs',
+  'retryAfterSeconds',
+] as const;
+
+export type MockFaults = Partial<Pick<MockLlmOptions, (typeof runtimeFaultOptions)[number]>>;
+
+/**
+ * `current` with `faults` applied, validated by the same rules as at start. A key outside
+ * `runtimeFaultOptions` is refused: a JavaScript caller changing `port` would otherwise be ignored.
+ */
+export function withFaults(current: Readonly<MockLlmOptions>, faults: MockFaults): Readonly<MockLlmOptions> {
+  const allowed: readonly string[] = runtimeFaultOptions;
+  const changed: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(faults)) {
+    if (!allowed.includes(key)) {
+      throw new RangeError(
+        `mock-llm option ${key} cannot be changed while running (only ${allowed.join(', ')}).`,
+      );
+    }
+    // Like at start, undefined means "not given": it keeps the current value, not the default.
+    if (value !== undefined) changed[key] = value;
+  }
+  return resolveMockLlmOptions({ ...current, ...changed });
 }

@@ -1,15 +1,15 @@
 /** Starting and stopping the mock LLM server (node:http, no framework). */
 import { EventEmitter } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleMockRequest, type MockServerState } from './exchange.ts';
-import { type MockLlmOptions, resolveMockLlmOptions } from './options.ts';
+import { type MockFaults, type MockLlmOptions, resolveMockLlmOptions, withFaults } from './options.ts';
 import { seededRandom } from './random.ts';
 import { createRouter } from './router.ts';
 import { createStats } from './stats.ts';
 import type { MockLlm, MockLlmEvents, MockStats } from './types.ts';
 
-export type { MockLlmOptions } from './options.ts';
+export type { MockFaults, MockLlmOptions } from './options.ts';
 export type { MockLlm, MockRequestInfo, MockStats } from './types.ts';
 
 /**
@@ -22,14 +22,33 @@ class RunningMockLlm extends EventEmitter<MockLlmEvents> implements MockLlm {
   url = '';
   port = 0;
   readonly stats: MockStats = createStats();
-  readonly options: Readonly<MockLlmOptions>;
   readonly #server: Server;
+  readonly #state: MockServerState;
   #closing: Promise<void> | undefined;
 
   constructor(server: Server, options: Readonly<MockLlmOptions>) {
     super();
-    this.options = options;
     this.#server = server;
+    this.#state = {
+      options,
+      router: createRouter(options.models),
+      random: options.seed === undefined ? Math.random : seededRandom(options.seed),
+      stats: this.stats,
+      events: this,
+      requestCount: 0,
+    };
+  }
+
+  get options(): Readonly<MockLlmOptions> {
+    return this.#state.options;
+  }
+
+  setFaults(faults: MockFaults): void {
+    this.#state.options = withFaults(this.#state.options, faults);
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return handleMockRequest(this.#state, req, res);
   }
 
   async listen(): Promise<void> {
@@ -62,16 +81,8 @@ export async function startMockLlm(options: Partial<MockLlmOptions> = {}): Promi
   const server = createServer();
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const mock = new RunningMockLlm(server, resolved);
-  const state: MockServerState = {
-    options: resolved,
-    router: createRouter(resolved.models),
-    random: resolved.seed === undefined ? Math.random : seededRandom(resolved.seed),
-    stats: mock.stats,
-    events: mock,
-    requestCount: 0,
-  };
   server.on('request', (req, res) => {
-    handleMockRequest(state, req, res).catch((error: unknown) => {
+    mock.handle(req, res).catch((error: unknown) => {
       // A bug in a handler must not take the mock down mid-benchmark; the client sees a plain 500.
       if (res.headersSent) res.destroy();
       else

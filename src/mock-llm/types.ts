@@ -2,7 +2,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultPlan } from './faults.ts';
-import type { MockLlmOptions } from './options.ts';
+import type { MockFaults, MockLlmOptions } from './options.ts';
 
 /** Which wire protocol a path speaks: decides the error body shape. */
 export type MockProtocol = 'openai' | 'anthropic';
@@ -58,7 +58,14 @@ export interface MockLlm extends EventEmitter<MockLlmEvents> {
   readonly url: string;
   readonly port: number;
   readonly stats: MockStats;
+  /** The options in force now: `setFaults` replaces this object, it never changes one handed out. */
   readonly options: Readonly<MockLlmOptions>;
+  /**
+   * Changes fault options for requests that arrive from now on (requests in progress keep theirs),
+   * validated like at start: a bad value throws a RangeError and changes nothing. For chaos tests
+   * that turn a healthy backend bad and back without restarting it (and losing its port).
+   */
+  setFaults(faults: MockFaults): void;
   /** Stops listening and closes every open connection, streams in progress included. */
   close(): Promise<void>;
 }
