@@ -22,6 +22,12 @@ import {
   targetMissing,
 } from './alerts-process.ts';
 import { rateLimitRejectionsSurge, rateLimitStoreDown } from './alerts-rate-limit.ts';
+import {
+  routeAllTargetsDown,
+  upstreamBreakerFlapping,
+  upstreamBreakerOpen,
+  upstreamRetryBudgetExhausted,
+} from './alerts-resilience.ts';
 import { routeErrorRatioHigh, routeLatencyHigh, routeThroughputLow } from './alerts-route.ts';
 import {
   upstreamErrorsHigh,
@@ -48,6 +54,10 @@ export const alertDefinitions: readonly AlertDefinition[] = [
   upstreamUnreachable,
   upstreamPoolSaturated,
   upstreamPoolWaitHigh,
+  upstreamBreakerOpen,
+  upstreamBreakerFlapping,
+  upstreamRetryBudgetExhausted,
+  routeAllTargetsDown,
   rateLimitRejectionsSurge,
   rateLimitStoreDown,
   concurrencyQueueBacklog,

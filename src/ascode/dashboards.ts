@@ -19,6 +19,7 @@ import { datasource, rateInterval } from './dashboards/panels.ts';
 import { provisioning } from './dashboards/provisioning.ts';
 import { cacheRow } from './dashboards/rows-cache.ts';
 import { llmCostRow, llmLatencyRow, llmResponsesRow, llmTokensRow } from './dashboards/rows-llm.ts';
+import { resilienceRow } from './dashboards/rows-resilience.ts';
 import { runtimeRow } from './dashboards/rows-runtime.ts';
 import { sloRow } from './dashboards/rows-slo.ts';
 import { latencyRow, overviewRow } from './dashboards/rows-traffic.ts';
@@ -30,9 +31,19 @@ const overview: DashboardSpec = {
   uid: 'sluice-overview',
   title: 'Sluice / Overview',
   purpose:
-    'Sluice traffic as clients see it, SLOs, the response cache, rate limits and concurrency limits, the upstreams and their connection pools, Sluice’s own overhead and the Node.js runtime.',
+    'Sluice traffic as clients see it, SLOs, the response cache, rate limits and concurrency limits, upstream resilience (retries, hedges, breakers, failover), the upstreams and their connection pools, Sluice’s own overhead and the Node.js runtime.',
   variables: [routeVariable, upstreamVariable],
-  rows: [overviewRow, sloRow, latencyRow, cacheRow, trafficControlRow, upstreamRow, overheadRow, runtimeRow],
+  rows: [
+    overviewRow,
+    sloRow,
+    latencyRow,
+    cacheRow,
+    trafficControlRow,
+    resilienceRow,
+    upstreamRow,
+    overheadRow,
+    runtimeRow,
+  ],
   annotations: (ctx) => [
     {
       name: 'Config loads',

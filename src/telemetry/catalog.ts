@@ -4,6 +4,7 @@
  * an alert or a panel behind. Labels are bounded sets: route and upstream names come from the
  * config, `code` from the HTTP status, `method` from a fixed list (anything else is `OTHER`).
  */
+import { resilienceMetrics } from './catalog-resilience.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -154,6 +155,7 @@ export const metricCatalog = {
     labels: ['upstream'],
     buckets: poolWaitBuckets,
   },
+  ...resilienceMetrics,
   clientAborts: {
     name: 'sluice_client_aborts_total',
     type: 'counter',

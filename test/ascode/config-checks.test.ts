@@ -29,7 +29,7 @@ t.test(
       '8:24 alerts.latency_p95_seconds: 400 is at or above the largest finite bucket of sluice_http_request_duration_seconds (320s), so p95 can never exceed it; use a smaller threshold',
       '10:5 alerts.routes.chta: unknown route "chta" (did you mean "chat"?); routes are: chat',
       '12:5 alerts.upstreams.other: unknown upstream "other"; upstreams are: main',
-      '13:14 alerts.disabled[0]: unknown alert "SluiceRouteErrorRatioHihg" (did you mean "SluiceRouteErrorRatioHigh"?); alerts are: SluiceRouteErrorRatioHigh, SluiceRouteLatencyHigh, SluiceRouteThroughputLow, SluiceCacheL1HitRatioLow, SluiceCacheL2HitRatioLow, SluiceCacheHitRatioLow, SluiceCacheL1Full, SluiceCacheL2Failing, SluiceUpstreamErrorsHigh, SluiceUpstreamUnreachable, SluiceUpstreamPoolSaturated, SluiceUpstreamPoolWaitHigh, SluiceRateLimitRejectionsSurge, SluiceRateLimitStoreDown, SluiceConcurrencyQueueBacklog, SluiceConcurrencyQueueWaitHigh, SluiceTargetDown, SluiceTargetMissing, SluiceConfigReloadFailing, SluiceMemoryHigh, SluiceEventLoopDelayHigh, SluiceLlmUnpricedModel, SluiceSloErrorBudgetBurnFast, SluiceSloErrorBudgetBurnSlow',
+      '13:14 alerts.disabled[0]: unknown alert "SluiceRouteErrorRatioHihg" (did you mean "SluiceRouteErrorRatioHigh"?); alerts are: SluiceRouteErrorRatioHigh, SluiceRouteLatencyHigh, SluiceRouteThroughputLow, SluiceCacheL1HitRatioLow, SluiceCacheL2HitRatioLow, SluiceCacheHitRatioLow, SluiceCacheL1Full, SluiceCacheL2Failing, SluiceUpstreamErrorsHigh, SluiceUpstreamUnreachable, SluiceUpstreamPoolSaturated, SluiceUpstreamPoolWaitHigh, SluiceUpstreamBreakerOpen, SluiceUpstreamBreakerFlapping, SluiceUpstreamRetryBudgetExhausted, SluiceRouteAllTargetsDown, SluiceRateLimitRejectionsSurge, SluiceRateLimitStoreDown, SluiceConcurrencyQueueBacklog, SluiceConcurrencyQueueWaitHigh, SluiceTargetDown, SluiceTargetMissing, SluiceConfigReloadFailing, SluiceMemoryHigh, SluiceEventLoopDelayHigh, SluiceLlmUnpricedModel, SluiceSloErrorBudgetBurnFast, SluiceSloErrorBudgetBurnSlow',
     ]);
   },
 );
@@ -56,6 +56,7 @@ t.test(
       rate_limit_min_requests_per_second: 0.1,
       concurrency_queue_depth: 100,
       concurrency_queue_wait_p95_seconds: 5,
+      breaker_trips_per_second: 0.005,
     });
   },
 );

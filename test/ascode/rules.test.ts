@@ -12,11 +12,12 @@ import { metric } from '../../src/ascode/promql.ts';
 import type { PromtoolTestCase, RuleGroup } from '../../src/ascode/rule-model.ts';
 import { loadConfig, parseConfig } from '../../src/config/load.ts';
 import { promtool, promtoolMissing } from '../support/promtool.ts';
+import { withResilience } from '../support/resilience-config.ts';
 
 /**
  * Every knob the generators read: overrides, a throughput floor, a disabled alert, both SLI kinds,
  * a cached route with both cache tiers, a route with two rate-limit policies (one in Redis), and
- * concurrency limiters on a route and an upstream.
+ * concurrency limiters on a route and an upstream; and (see below) breakers, retries and hedges.
  */
 const fixture = `
 upstreams:
@@ -57,7 +58,11 @@ slos:
   - { name: local-latency, route: local, sli: latency, objective: 95, latency_threshold_seconds: 10, period_days: 28 }
 `;
 
-const { config } = parseConfig(fixture, 'fixture.yaml', {});
+/** Resilience on the vllm upstream (two targets) and the chat route, added after validation. */
+const config = withResilience(parseConfig(fixture, 'fixture.yaml', {}).config, {
+  upstreams: { vllm: ['gpu-a', 'gpu-b'] },
+  routes: { chat: { hedge: true } },
+});
 const options = { target: 'rules', profile: 'production', configName: 'fixture.yaml' } as const;
 
 async function generatedInto(files: Map<string, string>) {
