@@ -6,6 +6,7 @@
 import { BlockList, isIP } from 'node:net';
 import { checkAsCode } from './checks-ascode.ts';
 import { checkCache } from './checks-cache.ts';
+import { baseUrlProblem, checkResilience, NOT_A_URL } from './checks-resilience.ts';
 import { checkTraffic } from './checks-traffic.ts';
 import type { ConfigIssue } from './errors.ts';
 import { describeValue, type InterpolatedPaths } from './interpolate.ts';
@@ -84,13 +85,9 @@ function checkUpstream(ctx: Context, name: string, upstream: unknown): void {
   const { url, tls } = upstream;
   if (typeof url === 'string') {
     const path = ['upstreams', name, 'url'];
-    const parsed = URL.canParse(url) ? new URL(url) : undefined;
-    if (!parsed) ctx.issues.push(ctx.source.valueIssue(path, `${show(ctx, path, url)} is not a valid URL`));
-    else if (parsed.search || parsed.hash) {
-      ctx.issues.push(
-        ctx.source.valueIssue(path, 'must not have a query or fragment (it is a base URL for paths)'),
-      );
-    }
+    const problem = baseUrlProblem(url);
+    const message = problem === NOT_A_URL ? `${show(ctx, path, url)} ${problem}` : problem;
+    if (message !== undefined) ctx.issues.push(ctx.source.valueIssue(path, message));
   }
   if (isRecord(tls) && (tls['cert_file'] === undefined) !== (tls['key_file'] === undefined)) {
     const given = tls['cert_file'] === undefined ? 'key_file' : 'cert_file';
@@ -130,6 +127,11 @@ export function checkSemantics(
     for (const [name, upstream] of Object.entries(data['upstreams'])) checkUpstream(ctx, name, upstream);
   }
   checkAdmin(ctx, data['admin']);
-  ctx.issues.push(...checkAsCode(source, data), ...checkCache(source, data), ...checkTraffic(source, data));
+  ctx.issues.push(
+    ...checkAsCode(source, data),
+    ...checkCache(source, data),
+    ...checkTraffic(source, data),
+    ...checkResilience(source, data),
+  );
   return ctx.issues;
 }

@@ -26,6 +26,13 @@ const queueDepth = (description: string, defaultValue?: number) => ({
   description: `${description} Requests.`,
 });
 
+const tripRate = (description: string, defaultValue?: number) => ({
+  type: 'number',
+  exclusiveMinimum: 0,
+  ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  description: `${description} Trips per second (0.005 is 4.5 trips in 15 minutes).`,
+});
+
 /** The concurrency thresholds, per limiter: routes and upstreams each have their own. */
 const limiterAlerts = (owner: 'route' | 'upstream') => ({
   concurrency_queue_depth: queueDepth(
@@ -82,6 +89,9 @@ const upstreamAlerts = {
     ),
     pool_wait_p95_seconds: seconds(
       'p95 wait for an upstream connection that fires SluiceUpstreamPoolWaitHigh.',
+    ),
+    breaker_trips_per_second: tripRate(
+      'Breaker trips from closed per second of one of the upstream’s targets, over 15 minutes and summed over instances, that fires SluiceUpstreamBreakerFlapping.',
     ),
     ...limiterAlerts('upstream'),
   },
@@ -188,6 +198,10 @@ export const alerts = {
     concurrency_queue_wait_p95_seconds: seconds(
       'Default p95 wait for a slot of one concurrency limiter, over every instance and priority class, that fires SluiceConcurrencyQueueWaitHigh (over 5 minutes, held for 10). Rejected waits count too; keep it below the limiters’ `queue.timeout_ms`.',
       5,
+    ),
+    breaker_trips_per_second: tripRate(
+      'Default rate at which one target’s breaker trips from closed (error_rate or slow_calls; re-opening after a failed probe does not count), over 15 minutes and summed over instances, that fires SluiceUpstreamBreakerFlapping (held for 5 minutes). One instance’s breaker trips at most about once per `breaker.reset_timeout_ms` plus the time to refill its window. Only for upstreams with `breaker`, `outlier_detection` or `health_check`.',
+      0.005,
     ),
     routes: {
       type: 'object',

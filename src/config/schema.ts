@@ -6,22 +6,19 @@
 
 import { alerts, slos } from './schema-ascode.ts';
 import { cacheTiers, routeCache, routeDedupe, routeHttpCache } from './schema-cache.ts';
+import { durationMs, headerMap, priceTable } from './schema-parts.ts';
+import {
+  routeFailover,
+  routeHedge,
+  routeRetry,
+  upstreamBalance,
+  upstreamBreaker,
+  upstreamHealthCheck,
+  upstreamOutlierDetection,
+  upstreamRetryBudget,
+  upstreamTarget,
+} from './schema-resilience.ts';
 import { concurrency, limits, routeMaxTokens, routePriority, routeRateLimits } from './schema-traffic.ts';
-
-const durationMs = (description: string, defaultValue: number, minimum = 1) => ({
-  type: 'integer',
-  minimum,
-  default: defaultValue,
-  description: `${description} Milliseconds.`,
-});
-
-const headerMap = (description: string) => ({
-  type: 'object',
-  description,
-  default: {},
-  propertyNames: { pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
-  additionalProperties: { type: 'string', pattern: '^[^\\r\\n\\u0000]*$' },
-});
 
 const listener = {
   title: 'ListenerConfig',
@@ -102,60 +99,32 @@ const admin = {
   },
 } as const;
 
-const modelPrice = {
-  type: 'object',
-  title: 'ModelPrice',
-  description:
-    'Prices of the models a glob matches, in US dollars per million tokens. The first entry whose `model` matches wins.',
-  additionalProperties: false,
-  required: ['model', 'input', 'output'],
-  properties: {
-    model: {
-      type: 'string',
-      minLength: 1,
-      description:
-        'Model name or glob: `*` matches any run of characters (`/` and `:` included), `?` one character; case-sensitive. Matched against the model the response names, else the requested one.',
-    },
-    input: { type: 'number', minimum: 0, description: 'USD per million uncached input tokens.' },
-    output: {
-      type: 'number',
-      minimum: 0,
-      description: 'USD per million output tokens (reasoning tokens included, as providers bill them).',
-    },
-    cached_input: {
-      type: 'number',
-      minimum: 0,
-      description: 'USD per million input tokens read from the prompt cache. Absent: the `input` price.',
-    },
-    cache_creation_input: {
-      type: 'number',
-      minimum: 0,
-      description:
-        'USD per million input tokens written to the prompt cache (Anthropic). Absent: the `input` price.',
-    },
-  },
-} as const;
-
-const priceTable = (description: string) => ({
-  type: 'array',
-  description,
-  default: [],
-  items: modelPrice,
-});
-
 const upstream = {
   title: 'UpstreamConfig',
   type: 'object',
-  description: 'One backend that routes forward to.',
+  description:
+    'One backend that routes forward to: a single `url`, or a group of `targets` balanced by `balance` (exactly one of the two).',
   additionalProperties: false,
-  required: ['url'],
   properties: {
     url: {
       type: 'string',
       pattern: '^(https?://[^\\s]+|mock://[a-z0-9-]*)$',
       description:
-        'Base URL of the backend (http or https). A path in it is prefixed to every forwarded path. `mock://local` starts the built-in mock LLM backend on a free loopback port and forwards there.',
+        'Base URL of the backend (http or https). A path in it is prefixed to every forwarded path. `mock://local` starts the built-in mock LLM backend on a free loopback port and forwards there. The target is named after the upstream.',
     },
+    targets: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 64,
+      description:
+        'Several backends (URLs or providers) sharing the traffic, instead of `url`. Each has its own pool, credentials, model mapping and health.',
+      items: upstreamTarget,
+    },
+    balance: upstreamBalance,
+    breaker: upstreamBreaker,
+    outlier_detection: upstreamOutlierDetection,
+    health_check: upstreamHealthCheck,
+    retry_budget: upstreamRetryBudget,
     api_key: {
       type: 'string',
       default: '',
@@ -291,6 +260,9 @@ const route = {
       },
     },
     upstream: { type: 'string', description: 'Name of the upstream (a key of `upstreams`) to forward to.' },
+    failover: routeFailover,
+    retry: routeRetry,
+    hedge: routeHedge,
     protocol: {
       type: 'string',
       enum: ['openai', 'anthropic', 'passthrough'],

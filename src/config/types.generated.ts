@@ -93,13 +93,25 @@ export interface AdminConfig {
   token: string;
 }
 /**
- * One backend that routes forward to.
+ * One backend that routes forward to: a single `url`, or a group of `targets` balanced by `balance` (exactly one of the two).
  */
 export interface UpstreamConfig {
   /**
-   * Base URL of the backend (http or https). A path in it is prefixed to every forwarded path. `mock://local` starts the built-in mock LLM backend on a free loopback port and forwards there.
+   * Base URL of the backend (http or https). A path in it is prefixed to every forwarded path. `mock://local` starts the built-in mock LLM backend on a free loopback port and forwards there. The target is named after the upstream.
    */
-  url: string;
+  url?: string;
+  /**
+   * Several backends (URLs or providers) sharing the traffic, instead of `url`. Each has its own pool, credentials, model mapping and health.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  targets?: UpstreamTarget[];
+  balance: UpstreamBalance;
+  breaker?: UpstreamBreaker;
+  outlier_detection?: UpstreamOutlierDetection;
+  health_check?: UpstreamHealthCheck;
+  retry_budget: UpstreamRetryBudget;
   /**
    * Credential injected into every forwarded request when not empty (replacing the client's). Read it from the environment with ${VAR}; it is redacted everywhere.
    */
@@ -120,8 +132,207 @@ export interface UpstreamConfig {
   /**
    * Prices for traffic to this upstream, consulted before `llm.prices` (a provider that bills differently, a negotiated rate, a self-hosted model that costs nothing).
    */
-  prices: ModelPrice[];
+  prices: ModelPrice1[];
   concurrency?: ConcurrencyConfig;
+}
+/**
+ * One backend of an upstream group. Each target has its own connection pool, credentials and health; the group shares the timeouts, pool size and TLS settings.
+ */
+export interface UpstreamTarget {
+  /**
+   * Unique within the upstream; the `target` label on metrics.
+   */
+  name: string;
+  /**
+   * Base URL of this target, as an upstream `url`.
+   */
+  url: string;
+  /**
+   * Share of traffic relative to the other targets. 0 drains the target.
+   */
+  weight: number;
+  /**
+   * `balance.strategy: priority`: lower tiers are filled first; a higher tier takes traffic only while every target of the lower ones is unavailable (or full).
+   */
+  priority: number;
+  /**
+   * This target's credential (each provider's own key, from the environment with ${VAR}); replaces the client's. Empty: the upstream's `api_key`.
+   */
+  api_key: string;
+  /**
+   * How `api_key` is sent, as the upstream's `api_key_header`. Absent: the upstream's.
+   */
+  api_key_header?: "authorization" | "x-api-key" | "api-key";
+  /**
+   * Headers set on every request to this target, on top of the upstream's `headers` (e.g. an Azure `api-version`).
+   */
+  headers: {
+    [k: string]: string;
+  };
+  /**
+   * `balance.strategy: cost-aware`: this target's prices, consulted before the upstream's `prices` and `llm.prices` to find the cheapest target for a request's model.
+   */
+  prices: ModelPrice[];
+  /**
+   * Model-name mapping for OpenAI-compatible targets: the request body's `model` is rewritten from the key to the value before it is sent to this target (e.g. `gpt-4o: my-azure-deployment`). Responses are passed on as the target sends them.
+   */
+  models: {
+    [k: string]: string;
+  };
+}
+/**
+ * Prices of the models a glob matches, in US dollars per million tokens. The first entry whose `model` matches wins.
+ */
+export interface ModelPrice {
+  /**
+   * Model name or glob: `*` matches any run of characters (`/` and `:` included), `?` one character; case-sensitive. Matched against the model the response names, else the requested one.
+   */
+  model: string;
+  /**
+   * USD per million uncached input tokens.
+   */
+  input: number;
+  /**
+   * USD per million output tokens (reasoning tokens included, as providers bill them).
+   */
+  output: number;
+  /**
+   * USD per million input tokens read from the prompt cache. Absent: the `input` price.
+   */
+  cached_input?: number;
+  /**
+   * USD per million input tokens written to the prompt cache (Anthropic). Absent: the `input` price.
+   */
+  cache_creation_input?: number;
+}
+/**
+ * How requests are spread over the targets that may take traffic (docs/resilience.md).
+ */
+export interface UpstreamBalance {
+  /**
+   * `weighted-round-robin`: smooth weighted round-robin. `least-loaded`: power of two choices over outstanding requests × peak-EWMA latency. `cost-aware`: the cheapest target for the request's model by the price table (upstream and target prices), least-loaded among equals. `priority`: fill the lowest `priority` tier, spill over to the next.
+   */
+  strategy: "weighted-round-robin" | "least-loaded" | "cost-aware" | "priority";
+  /**
+   * `cost-aware`: targets within this fraction of the cheapest count as equally cheap.
+   */
+  cost_tolerance: number;
+  /**
+   * `priority`: how a tier spreads its traffic over its targets.
+   */
+  within_tier: "weighted-round-robin" | "least-loaded" | "cost-aware";
+  /**
+   * `priority`: a target with this many requests in flight counts as full, so the next tier takes the overflow.
+   */
+  max_outstanding_per_target?: number;
+}
+/**
+ * A circuit breaker per target (opossum): opens when the share of failed (5xx, 429, transport errors; not other 4xx) or slow calls in a rolling window passes its threshold, refuses traffic for `reset_timeout_ms`, then lets probes through (half-open). Absent: no breaker.
+ */
+export interface UpstreamBreaker {
+  /**
+   * Opens when failed calls exceed this share (%) of the window.
+   */
+  error_threshold_percent: number;
+  /**
+   * Calls the window must hold before it can open.
+   */
+  volume_threshold: number;
+  /**
+   * Length of the rolling window. Milliseconds.
+   */
+  window_ms: number;
+  /**
+   * The window moves in this many steps.
+   */
+  window_buckets: number;
+  /**
+   * How long an open breaker refuses traffic before probes may pass. Milliseconds.
+   */
+  reset_timeout_ms: number;
+  /**
+   * Requests let through at once while half-open.
+   */
+  half_open_probes: number;
+  /**
+   * A call whose response headers take at least this long is slow (latency-aware opening, after Caddy’s `unhealthy_latency`). 0: off. Milliseconds.
+   */
+  slow_call_ms: number;
+  /**
+   * Opens when slow calls exceed this share (%) of the window.
+   */
+  slow_call_rate_percent: number;
+}
+/**
+ * Ejects a target after consecutive server errors (5xx or transport failures), after Envoy’s consecutive_5xx: the n-th ejection lasts n × `base_ejection_ms`, up to `max_ejection_ms`. Absent: no ejection.
+ */
+export interface UpstreamOutlierDetection {
+  /**
+   * Consecutive failures that eject the target.
+   */
+  consecutive_failures: number;
+  /**
+   * First ejection time. Milliseconds.
+   */
+  base_ejection_ms: number;
+  /**
+   * Longest ejection. Milliseconds.
+   */
+  max_ejection_ms: number;
+  /**
+   * Share (%) of the group’s targets that may be ejected at once (a group of two or more may always eject one).
+   */
+  max_ejection_percent: number;
+}
+/**
+ * Active health checks of every target, feeding the same health state as the breaker and outlier detection: a target that fails `unhealthy_threshold` checks in a row takes no traffic until it passes `healthy_threshold` in a row. Absent: passive detection only.
+ */
+export interface UpstreamHealthCheck {
+  /**
+   * Path checked, after the target URL's path (e.g. `/models` for `https://api.openai.com/v1`).
+   */
+  path: string;
+  /**
+   * Method of the check.
+   */
+  method: "GET" | "HEAD";
+  /**
+   * Time between the end of one check and the start of the next. Milliseconds.
+   */
+  interval_ms: number;
+  /**
+   * A check without an answer in this time fails. Milliseconds.
+   */
+  timeout_ms: number;
+  /**
+   * Passed checks in a row that make a failing target healthy again.
+   */
+  healthy_threshold: number;
+  /**
+   * Failed checks in a row that take a target out.
+   */
+  unhealthy_threshold: number;
+  /**
+   * Statuses that pass. Empty: any 2xx or 3xx.
+   */
+  expected_statuses: number[];
+}
+/**
+ * Bounds retries and hedges to this upstream, over every route (after Finagle’s RetryBudget): in any window, retries ≤ `ratio` × requests + `min_retries_per_second` × the window, so a failing provider is never hammered.
+ */
+export interface UpstreamRetryBudget {
+  /**
+   * Share of requests that may be retried or hedged.
+   */
+  ratio: number;
+  /**
+   * Retries allowed whatever the traffic, so a quiet route can still retry.
+   */
+  min_retries_per_second: number;
+  /**
+   * Length of the sliding window the counts cover. Milliseconds.
+   */
+  window_ms: number;
 }
 /**
  * Upstream timeouts. Exceeding one gives the client 504 (before headers) or ends the stream.
@@ -181,7 +392,7 @@ export interface UpstreamTls {
 /**
  * Prices of the models a glob matches, in US dollars per million tokens. The first entry whose `model` matches wins.
  */
-export interface ModelPrice {
+export interface ModelPrice1 {
   /**
    * Model name or glob: `*` matches any run of characters (`/` and `:` included), `?` one character; case-sensitive. Matched against the model the response names, else the requested one.
    */
@@ -266,6 +477,12 @@ export interface RouteConfig {
    */
   upstream: string;
   /**
+   * Upstreams tried, in order, after `upstream` when it has no target that may take traffic, or its attempts failed in a way that may be retried. Each has its own targets, breakers and budget.
+   */
+  failover?: string[];
+  retry?: RouteRetry;
+  hedge?: RouteHedge;
+  /**
    * The API this route carries. Sets the shape of errors Sluice returns and, for openai/anthropic, lets Sluice read the request (the body is read whole, up to max_body_bytes, before forwarding).
    */
   protocol: "openai" | "anthropic" | "passthrough";
@@ -315,6 +532,68 @@ export interface RouteMatch {
    * The Host header (without port) equals this, case-insensitively. `*.example.com` matches subdomains.
    */
   host?: string;
+}
+/**
+ * Retries of failed upstream attempts: connect errors, timeouts and resets before response headers, the `statuses`, and 429 (after its `Retry-After`). Never after the first byte went to the client. A retry goes to another target when one is available. Absent: no retries.
+ */
+export interface RouteRetry {
+  /**
+   * Attempts per request, the first included.
+   */
+  attempts: number;
+  /**
+   * Response statuses retried (besides 429).
+   */
+  statuses: number[];
+  /**
+   * Retry 429 answers, after their `Retry-After`.
+   */
+  rate_limited: boolean;
+  /**
+   * A `Retry-After` longer than this is not waited for: the 429 (or 503) goes to the client. Milliseconds.
+   */
+  max_retry_after_ms: number;
+  /**
+   * Retry POST and PATCH too. Absent: yes on openai and anthropic routes (a completion that failed before its headers was not produced), no on passthrough routes.
+   */
+  non_idempotent?: boolean;
+  /**
+   * Backoff before the first retry: full jitter over [0, base × 2ⁿ]. Milliseconds.
+   */
+  base_delay_ms: number;
+  /**
+   * Backoff ceiling. Milliseconds.
+   */
+  max_delay_ms: number;
+  /**
+   * Time one attempt may take to send its response headers (the upstream `timeouts.headers_ms` still applies). Milliseconds.
+   */
+  per_try_timeout_ms: number;
+}
+/**
+ * Hedged requests (opt-in: a hedge can cost tokens): when an attempt has no response headers after a delay, send another to a different target and take whichever answers first; the other is aborted. Hedges are withdrawn from the retry budget. Absent: no hedging.
+ */
+export interface RouteHedge {
+  /**
+   * Fixed delay before a hedge. Absent: the target’s observed `quantile` of time to headers, within [min_delay_ms, max_delay_ms].
+   */
+  delay_ms?: number;
+  /**
+   * Quantile of the target’s recent times to headers used as the delay.
+   */
+  quantile: number;
+  /**
+   * Least learned delay. Milliseconds.
+   */
+  min_delay_ms: number;
+  /**
+   * Largest learned delay; also the delay until enough samples are seen. Milliseconds.
+   */
+  max_delay_ms: number;
+  /**
+   * Hedges at most, on top of the first attempt.
+   */
+  max_hedges: number;
 }
 /**
  * Cache this route’s LLM answers (openai and anthropic POST operations): identical requests from the same tenant get the stored answer, streams replayed byte for byte.
@@ -522,12 +801,12 @@ export interface LlmConfig {
   /**
    * Model prices for the cost metric. A response whose model has no price is counted in `sluice_llm_unpriced_requests_total`. Prices change: keep this list current with your providers.
    */
-  prices: ModelPrice1[];
+  prices: ModelPrice2[];
 }
 /**
  * Prices of the models a glob matches, in US dollars per million tokens. The first entry whose `model` matches wins.
  */
-export interface ModelPrice1 {
+export interface ModelPrice2 {
   /**
    * Model name or glob: `*` matches any run of characters (`/` and `:` included), `?` one character; case-sensitive. Matched against the model the response names, else the requested one.
    */
@@ -805,6 +1084,10 @@ export interface AlertsConfig {
    */
   concurrency_queue_wait_p95_seconds: number;
   /**
+   * Default rate at which one target’s breaker trips from closed (error_rate or slow_calls; re-opening after a failed probe does not count), over 15 minutes and summed over instances, that fires SluiceUpstreamBreakerFlapping (held for 5 minutes). One instance’s breaker trips at most about once per `breaker.reset_timeout_ms` plus the time to refill its window. Only for upstreams with `breaker`, `outlier_detection` or `health_check`. Trips per second (0.005 is 4.5 trips in 15 minutes).
+   */
+  breaker_trips_per_second: number;
+  /**
    * Per-route thresholds, by route name.
    */
   routes: {
@@ -874,6 +1157,10 @@ export interface UpstreamAlertConfig {
    * p95 wait for an upstream connection that fires SluiceUpstreamPoolWaitHigh. Seconds.
    */
   pool_wait_p95_seconds?: number;
+  /**
+   * Breaker trips from closed per second of one of the upstream’s targets, over 15 minutes and summed over instances, that fires SluiceUpstreamBreakerFlapping. Trips per second (0.005 is 4.5 trips in 15 minutes).
+   */
+  breaker_trips_per_second?: number;
   /**
    * Requests waiting for the upstream’s concurrency limiter, summed over instances and priority classes, above which SluiceConcurrencyQueueBacklog fires. Requests.
    */

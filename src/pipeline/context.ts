@@ -38,6 +38,8 @@ export interface Timings {
   upstreamConnected: number;
   upstreamHeaders: number;
   upstreamEnd: number;
+  /** Time spent on upstream attempts that did not answer, and on backoff between them. */
+  upstreamRetryWaitMs: number;
   responseStart: number;
   responseEnd: number;
 }

@@ -130,6 +130,13 @@ export const errorCatalog = {
     message:
       'Too many requests are waiting for this route or upstream (its concurrency queue is full); retry after the Retry-After header’s seconds.',
   },
+  upstream_unavailable: {
+    status: 503,
+    openaiType: 'api_error',
+    anthropicType: 'overloaded_error',
+    message:
+      'No target of the upstream (or of its failover chain) may take traffic now: their breakers are open, or they are ejected or failing health checks; retry after the Retry-After header’s seconds.',
+  },
   queue_timeout: {
     status: 503,
     openaiType: 'api_error',

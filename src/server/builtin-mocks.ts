@@ -9,8 +9,10 @@ export class BuiltinMocks {
   private readonly running = new Map<string, MockLlm>();
 
   async ensure(config: EffectiveConfig): Promise<void> {
-    for (const upstream of Object.values(config.upstreams)) {
-      const url = upstream?.url ?? '';
+    const urls = Object.values(config.upstreams).flatMap((upstream) =>
+      upstream === undefined ? [] : (upstream.targets?.map((target) => target.url) ?? [upstream.url ?? '']),
+    );
+    for (const url of urls) {
       if (url.startsWith('mock://') && !this.running.has(url)) this.running.set(url, await startMockLlm());
     }
   }

@@ -18,41 +18,47 @@ import { rateLimitStage } from '../stages/rate-limit.ts';
 import { requestBodyStage } from '../stages/request-body.ts';
 import { upstreamCallStage } from '../stages/upstream-call.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
-import { createUpstream, type UpstreamRuntime, upstreamFingerprint } from '../upstream/upstream.ts';
+import type { UpstreamGroup } from '../upstream/group.ts';
+import { createTarget, type TargetRuntime, targetFingerprint, targetsOf } from '../upstream/target.ts';
 import type { DrainTracker } from './drain.ts';
 import { compileMatch, type Routable } from './router.ts';
 import type { TrafficControl } from './traffic-control.ts';
+import type { UpstreamGroups } from './upstream-groups.ts';
 
 export type EffectiveConfig = Readonly<SluiceConfig>;
 
 export interface CompiledRoute extends Routable {
   readonly runtime: RouteRuntime;
-  readonly upstream: UpstreamRuntime;
+  /** The route's upstream, then its failover chain. */
+  readonly chain: readonly UpstreamGroup[];
   readonly pipeline: Pipeline;
 }
 
-interface SharedUpstream {
-  readonly runtime: UpstreamRuntime;
+interface SharedTarget {
+  readonly runtime: TargetRuntime;
   /** Live generations that use this runtime. */
   users: number;
 }
 
-/** Upstream runtimes shared by generations, keyed by fingerprint; the pool closes when no generation uses it. */
-export class UpstreamRegistry {
-  private readonly byFingerprint = new Map<string, SharedUpstream>();
+type UpstreamEntry = NonNullable<EffectiveConfig['upstreams'][string]>;
+type TargetEntry = NonNullable<UpstreamEntry['targets']>[number];
 
-  acquire(name: string, config: EffectiveConfig['upstreams'][string], resolvedUrl: string): UpstreamRuntime {
-    const fingerprint = upstreamFingerprint(name, config, resolvedUrl);
+/** Target runtimes shared by generations, keyed by fingerprint; the pool closes when no generation uses it. */
+export class UpstreamRegistry {
+  private readonly byFingerprint = new Map<string, SharedTarget>();
+
+  acquire(upstream: string, config: UpstreamEntry, target: TargetEntry, resolvedUrl: string): TargetRuntime {
+    const fingerprint = targetFingerprint(upstream, config, target, resolvedUrl);
     let shared = this.byFingerprint.get(fingerprint);
     if (!shared) {
-      shared = { runtime: createUpstream(name, config, resolvedUrl), users: 0 };
+      shared = { runtime: createTarget(upstream, config, target, resolvedUrl), users: 0 };
       this.byFingerprint.set(fingerprint, shared);
     }
     shared.users++;
     return shared.runtime;
   }
 
-  async release(runtime: UpstreamRuntime): Promise<void> {
+  async release(runtime: TargetRuntime): Promise<void> {
     const shared = this.byFingerprint.get(runtime.fingerprint);
     if (!shared || shared.runtime !== runtime) return;
     if (--shared.users > 0) return;
@@ -60,7 +66,7 @@ export class UpstreamRegistry {
     await runtime.pool.close();
   }
 
-  all(): Iterable<UpstreamRuntime> {
+  all(): Iterable<TargetRuntime> {
     return [...this.byFingerprint.values()].map((s) => s.runtime);
   }
 }
@@ -73,12 +79,18 @@ export interface GenerationDeps {
   readonly tracker: DrainTracker;
   readonly cache: ResponseCache;
   readonly traffic: TrafficControl;
+  readonly groups: UpstreamGroups;
+}
+
+function resendsBody(route: EffectiveConfig['routes'][number]): boolean {
+  return route.retry !== undefined || route.hedge !== undefined || (route.failover?.length ?? 0) > 0;
 }
 
 export class Generation {
   readonly config: EffectiveConfig;
   readonly routes: readonly CompiledRoute[];
-  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
+  /** Every target runtime this generation holds, released when it retires. */
+  private readonly targets: readonly TargetRuntime[];
   private inFlight = 0;
   private retired = false;
   private readonly registry: UpstreamRegistry;
@@ -95,21 +107,30 @@ export class Generation {
     this.config = config;
     this.registry = registry;
     this.tracker = deps.tracker;
-    const upstreams = new Map<string, UpstreamRuntime>();
+    const byUpstream = new Map<string, TargetRuntime[]>();
+    const all: TargetRuntime[] = [];
     try {
       for (const [name, upstreamConfig] of Object.entries(config.upstreams)) {
-        if (upstreamConfig)
-          upstreams.set(name, registry.acquire(name, upstreamConfig, resolveUrl(upstreamConfig.url)));
+        if (!upstreamConfig) continue;
+        const targets = targetsOf(name, upstreamConfig).map((target) =>
+          registry.acquire(name, upstreamConfig, target, resolveUrl(target.url)),
+        );
+        all.push(...targets);
+        byUpstream.set(name, targets);
       }
     } catch (error) {
-      for (const upstream of upstreams.values()) void registry.release(upstream);
+      for (const target of all) void registry.release(target);
       throw error;
     }
-    this.upstreams = upstreams;
+    this.targets = all;
+    const groups = deps.groups.configure(config, byUpstream);
     const { max_body_bytes: bodyLimit, trusted_hops: trustedHops } = config.listener;
     this.routes = config.routes.map((route) => {
-      const upstream = upstreams.get(route.upstream);
-      if (!upstream) throw new Error(`route "${route.name}" names unknown upstream "${route.upstream}"`);
+      const chain = [route.upstream, ...(route.failover ?? [])].map((name) => {
+        const group = groups.get(name);
+        if (!group) throw new Error(`route "${route.name}" names unknown upstream "${name}"`);
+        return group;
+      });
       const runtime: RouteRuntime = {
         name: route.name,
         protocol: route.protocol,
@@ -118,7 +139,11 @@ export class Generation {
         stripPrefix: route.strip_prefix,
       };
       const llmProtocol = route.protocol === 'passthrough' ? undefined : route.protocol;
-      const upstreamCall = upstreamCallStage(upstream, bodyLimit, trustedHops);
+      const upstreamCall = upstreamCallStage(
+        { route, chain, events: deps.groups.eventsFor(route.name) },
+        bodyLimit,
+        trustedHops,
+      );
       // The HTTP cache sits before the LLM stage, so its answers are not counted as LLM usage, and
       // gets the upstream call itself for revalidations made after the client was answered.
       const httpCache = route.http_cache
@@ -158,7 +183,8 @@ export class Generation {
           ]
         : [];
       const stages = [
-        requestBodyStage(bodyLimit, llmProtocol !== undefined),
+        // Retries and hedges resend the body, so it is kept whole on those routes too.
+        requestBodyStage(bodyLimit, llmProtocol !== undefined || resendsBody(route)),
         ...rateLimits,
         ...(route.cache || route.dedupe ? [cacheStage(cache, route.cache, route.dedupe)] : []),
         ...httpCache,
@@ -168,7 +194,7 @@ export class Generation {
       ];
       return {
         runtime,
-        upstream,
+        chain,
         matches: compileMatch(route.match),
         pipeline: compose(stages, telemetry.metrics.stageDuration, route.name),
       };
@@ -195,7 +221,7 @@ export class Generation {
             this.onDrained = resolve;
           });
     return drained.then(async () => {
-      await Promise.all([...this.upstreams.values()].map((u) => this.registry.release(u)));
+      await Promise.all(this.targets.map((target) => this.registry.release(target)));
     });
   }
 

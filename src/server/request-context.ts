@@ -31,6 +31,7 @@ export function newTimings(start: number): Timings {
     start,
     clientBodyWaitMs: 0,
     upstreamDispatch: 0,
+    upstreamRetryWaitMs: 0,
     upstreamConnected: 0,
     upstreamHeaders: 0,
     upstreamEnd: 0,

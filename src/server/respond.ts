@@ -12,7 +12,7 @@ function ms(milliseconds: number): string {
 export function overheadMs(ctx: ProxyContext, until: number): number {
   const t = ctx.timings;
   if (t.upstreamDispatch === 0) return until - t.start - t.clientBodyWaitMs;
-  const before = t.upstreamDispatch - t.start - t.clientBodyWaitMs;
+  const before = t.upstreamDispatch - t.start - t.clientBodyWaitMs - t.upstreamRetryWaitMs;
   const after = t.upstreamHeaders === 0 ? 0 : until - t.upstreamHeaders;
   return before + after;
 }

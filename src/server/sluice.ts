@@ -16,6 +16,7 @@ import { DrainTracker } from './drain.ts';
 import { type EffectiveConfig, Generation, UpstreamRegistry } from './generation.ts';
 import { createProxyServer, listen } from './proxy-server.ts';
 import { TrafficControl } from './traffic-control.ts';
+import { UpstreamGroups } from './upstream-groups.ts';
 
 export interface SluiceOptions {
   /** Where logs go; stdout by default. */
@@ -30,6 +31,7 @@ export class Sluice {
   readonly file: string;
   private generation: Generation;
   private readonly registry = new UpstreamRegistry();
+  private readonly groups: UpstreamGroups;
   private readonly tracker = new DrainTracker();
   private readonly accounting: Accounting;
   private readonly cache: ResponseCache;
@@ -59,13 +61,19 @@ export class Sluice {
     this.telemetry.beforeScrape.add(() => this.cache.reportGauges());
     this.traffic = new TrafficControl(this.telemetry.metrics, this.telemetry.logger);
     this.telemetry.beforeScrape.add(() => this.traffic.reportGauges());
+    this.groups = new UpstreamGroups(this.telemetry.metrics, this.telemetry.logger);
+    this.telemetry.beforeScrape.add(() =>
+      this.groups.reportGauges(
+        this.generation.routes.map((route) => ({ route: route.runtime.name, chain: route.chain })),
+      ),
+    );
     this.generation = this.buildGeneration(config);
     this.telemetry.beforeScrape.add(
       poolStatsHook(this.telemetry.metrics, () =>
-        [...this.registry.all()].map((u) => ({
-          name: u.name,
-          pool: u.pool,
-          maxConnections: u.config.pool.connections,
+        [...this.registry.all()].map((target) => ({
+          name: target.upstream,
+          pool: target.pool,
+          maxConnections: target.config.pool.connections,
         })),
       ),
     );
@@ -106,6 +114,7 @@ export class Sluice {
       tracker: this.tracker,
       cache: this.cache,
       traffic: this.traffic,
+      groups: this.groups,
     });
   }
 
@@ -224,6 +233,7 @@ export class Sluice {
     await this.mocks.close();
     await this.cache.close();
     await this.traffic.close();
+    this.groups.dispose();
     logger.info({ drained }, 'sluice stopped');
     await new Promise<void>((resolve) => this.telemetry.logger.flush(() => resolve()));
     return { drained };

@@ -1,17 +1,25 @@
 /**
- * The last stage: sends the request to the route's upstream and sets the streaming response.
- * Headers: end-to-end ones from the client, X-Forwarded-*, x-request-id, then the upstream's own
+ * The last stage: sends the request to the route's upstream — over its targets, retries, hedges
+ * and failover chain (src/upstream/attempts.ts) — and sets the streaming response.
+ * Headers: end-to-end ones from the client, X-Forwarded-*, x-request-id, then the target's own
  * (api key) on top.
  */
+import type { RouteConfig } from '../config/types.generated.ts';
 import type { Stage } from '../pipeline/compose.ts';
 import type { ProxyContext } from '../pipeline/context.ts';
-import { SluiceError } from '../pipeline/errors.ts';
 import { forwardedHeaders } from '../server/forwarded.ts';
-import { sendUpstream } from '../upstream/forward.ts';
+import {
+  type AttemptEvents,
+  type CallOptions,
+  callUpstream,
+  type HedgePolicy,
+} from '../upstream/attempts.ts';
+import type { UpstreamGroup } from '../upstream/group.ts';
 import { copyEndToEnd, responseHeaders } from '../upstream/headers.ts';
+import type { HedgeDelay } from '../upstream/hedge.ts';
 import { forwardedPath } from '../upstream/path.ts';
+import { type RetryPolicy, resolveRetryPolicy } from '../upstream/retry-options.ts';
 import { endClientSpan, startClientSpan } from '../upstream/tracing.ts';
-import type { UpstreamRuntime } from '../upstream/upstream.ts';
 import { BodyLimiter } from './request-body.ts';
 
 /** Client headers Sluice replaces rather than forwards. */
@@ -22,10 +30,6 @@ const replacedHeaders = new Set([
   'x-request-id',
   'forwarded',
 ]);
-
-function upstreamPath(ctx: ProxyContext, upstream: UpstreamRuntime): string {
-  return `${upstream.basePath}${forwardedPath(ctx.path, ctx.route.stripPrefix)}${ctx.search}`;
-}
 
 function requestBody(ctx: ProxyContext, headers: Record<string, string | string[]>, limit: number) {
   if (ctx.requestBody !== undefined) {
@@ -46,36 +50,95 @@ function requestBody(ctx: ProxyContext, headers: Record<string, string | string[
   return limiter;
 }
 
-export function upstreamCallStage(upstream: UpstreamRuntime, bodyLimit: number, trustedHops: number): Stage {
+export interface UpstreamCallSettings {
+  readonly route: Readonly<RouteConfig>;
+  /** The route's upstream first, then its failover chain. */
+  readonly chain: readonly UpstreamGroup[];
+  readonly events: AttemptEvents;
+}
+
+function retryPolicy(route: Readonly<RouteConfig>): RetryPolicy | undefined {
+  const retry = route.retry;
+  if (retry === undefined) return undefined;
+  return resolveRetryPolicy({
+    maxAttempts: retry.attempts,
+    statuses: retry.statuses,
+    retryRateLimited: retry.rate_limited,
+    maxRetryAfterMs: retry.max_retry_after_ms,
+    retryNonIdempotent: retry.non_idempotent ?? route.protocol !== 'passthrough',
+    baseDelayMs: retry.base_delay_ms,
+    maxDelayMs: retry.max_delay_ms,
+    perTryTimeoutMs: retry.per_try_timeout_ms,
+  });
+}
+
+function hedgePolicy(route: Readonly<RouteConfig>): HedgePolicy | undefined {
+  const hedge = route.hedge;
+  if (hedge === undefined) return undefined;
+  const delay: HedgeDelay =
+    hedge.delay_ms !== undefined
+      ? { fixedMs: hedge.delay_ms }
+      : {
+          quantile: hedge.quantile,
+          fallbackMs: hedge.max_delay_ms,
+          minMs: hedge.min_delay_ms,
+          maxMs: hedge.max_delay_ms,
+        };
+  return { delay, maxHedges: hedge.max_hedges };
+}
+
+/** The request body with its `model` replaced, for targets that know the model by another name. */
+function mappedBody(ctx: ProxyContext, model: string): Buffer | undefined {
+  const json = ctx.requestJson();
+  if (json === undefined) return undefined;
+  return Buffer.from(JSON.stringify({ ...json, model }));
+}
+
+export function upstreamCallStage(
+  settings: UpstreamCallSettings,
+  bodyLimit: number,
+  trustedHops: number,
+): Stage {
+  const { route, chain, events } = settings;
+  const retry = retryPolicy(route);
+  const hedge = hedgePolicy(route);
+  const mapsModels = chain.some((group) => group.targets.some((target) => target.models !== undefined));
+  const needsModel = mapsModels || chain.some((group) => group.strategy === 'cost-aware');
   return {
     name: 'upstream',
     async run(ctx) {
       const { req } = ctx;
       const method = req.method ?? 'GET';
-      const path = upstreamPath(ctx, upstream);
       const headers: Record<string, string | string[]> = {};
       copyEndToEnd(req.headers, headers, replacedHeaders);
-      Object.assign(headers, forwardedHeaders(req, trustedHops), upstream.addedHeaders);
+      Object.assign(headers, forwardedHeaders(req, trustedHops));
       headers['x-request-id'] = ctx.requestId;
-      const span = startClientSpan(ctx, upstream, method, path, headers);
-      ctx.upstreamName = upstream.name;
-      let response: Awaited<ReturnType<typeof sendUpstream>>;
-      try {
-        response = await sendUpstream(
-          upstream,
-          { method, path, headers, body: requestBody(ctx, headers, bodyLimit) },
-          ctx.timings,
-          ctx.upstreamSignal,
-        );
-      } catch (error) {
-        endClientSpan(span, undefined, error instanceof SluiceError ? error.code : 'aborted');
-        throw error;
-      }
-      if (span) {
-        response.body.once('close', () =>
-          endClientSpan(span, response.status, response.body.errored ? 'body_error' : undefined),
-        );
-      }
+      const body = requestBody(ctx, headers, bodyLimit);
+      const model = needsModel ? ctx.requestJson()?.['model'] : undefined;
+      const options: CallOptions = {
+        chain,
+        retry,
+        hedge,
+        signal: ctx.upstreamSignal,
+        timings: ctx.timings,
+        events,
+        trace: (target, path, attemptHeaders) => {
+          const span = startClientSpan(ctx, target, method, path, attemptHeaders);
+          return (status, error) => endClientSpan(span, status, error);
+        },
+      };
+      const { response, target } = await callUpstream(
+        {
+          method,
+          path: `${forwardedPath(ctx.path, ctx.route.stripPrefix)}${ctx.search}`,
+          headers,
+          body,
+          model: typeof model === 'string' ? model : undefined,
+          mappedBody: (name) => mappedBody(ctx, name),
+        },
+        options,
+      );
+      ctx.upstreamName = target.upstream;
       ctx.response = {
         status: response.status,
         headers: responseHeaders(response.headers),

@@ -6,7 +6,7 @@ import type { Pool } from 'undici';
 import type { Metrics } from './metrics.ts';
 
 export interface PoolSource {
-  /** The upstream name (the `upstream` label). */
+  /** The upstream name (the `upstream` label); several pools of one upstream are summed. */
   readonly name: string;
   readonly pool: Pick<Pool, 'stats'>;
   readonly maxConnections: number;
@@ -25,18 +25,28 @@ export function poolStatsHook(metrics: Metrics, pools: () => Iterable<PoolSource
   let reported = new Set<string>();
 
   return function refreshPoolGauges(): void {
-    const current = new Set<string>();
+    // An upstream with several targets has a pool per target: its gauges are their sums.
+    const sums = new Map<string, { states: number[]; max: number }>();
     for (const { name, pool, maxConnections: max } of pools()) {
       const stats = pool.stats;
-      for (const state of poolStates) connections.set({ upstream: name, state }, stats[state]);
-      maxConnections.set({ upstream: name }, max);
-      current.add(name);
+      const sum = sums.get(name) ?? { states: poolStates.map(() => 0), max: 0 };
+      sums.set(name, sum);
+      poolStates.forEach((state, index) => {
+        sum.states[index]! += stats[state];
+      });
+      sum.max += max;
+    }
+    for (const [name, sum] of sums) {
+      poolStates.forEach((state, index) => {
+        connections.set({ upstream: name, state }, sum.states[index]!);
+      });
+      maxConnections.set({ upstream: name }, sum.max);
     }
     for (const name of reported) {
-      if (current.has(name)) continue;
+      if (sums.has(name)) continue;
       for (const state of poolStates) connections.remove({ upstream: name, state });
       maxConnections.remove({ upstream: name });
     }
-    reported = current;
+    reported = new Set(sums.keys());
   };
 }

@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import type { Timings } from '../pipeline/context.ts';
 import { SluiceError } from '../pipeline/errors.ts';
 import { upstreamError } from './errors.ts';
-import type { UpstreamRuntime } from './upstream.ts';
+import type { TargetRuntime } from './target.ts';
 
 export interface UpstreamRequest {
   readonly method: string;
@@ -47,18 +47,20 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   private body: ResponseBody | undefined;
   private settled = false;
   private abortReason: Error | undefined;
-  private readonly upstream: UpstreamRuntime;
+  /** Names the target in error details: the upstream, and the target when it has several. */
+  private readonly label: string;
   private readonly timings: Timings;
   private readonly resolve: (response: UpstreamResponse) => void;
   private readonly reject: (error: unknown) => void;
 
   constructor(
-    upstream: UpstreamRuntime,
+    upstream: TargetRuntime,
     timings: Timings,
     resolve: (response: UpstreamResponse) => void,
     reject: (error: unknown) => void,
   ) {
-    this.upstream = upstream;
+    this.label =
+      upstream.name === upstream.upstream ? upstream.name : `${upstream.upstream}/${upstream.name}`;
     this.timings = timings;
     this.resolve = resolve;
     this.reject = reject;
@@ -104,11 +106,11 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
       this.settled = true;
       // A SluiceError here came from our own request-body limiter, not from the upstream.
       this.reject(
-        this.abortReason ?? (error instanceof SluiceError ? error : upstreamError(error, this.upstream.name)),
+        this.abortReason ?? (error instanceof SluiceError ? error : upstreamError(error, this.label)),
       );
       return;
     }
-    if (this.body && !this.body.destroyed) this.body.destroy(upstreamError(error, this.upstream.name));
+    if (this.body && !this.body.destroyed) this.body.destroy(upstreamError(error, this.label));
   }
 }
 
@@ -117,7 +119,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
  * call at any point; before headers the promise rejects with the signal's reason.
  */
 export function sendUpstream(
-  upstream: UpstreamRuntime,
+  upstream: TargetRuntime,
   request: UpstreamRequest,
   timings: Timings,
   signal: AbortSignal,

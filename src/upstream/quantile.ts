@@ -124,6 +124,11 @@ export class TargetQuantiles {
     window.observe(value);
   }
 
+  /** The target's window, for hedgeDelayMs; undefined before its first sample. */
+  window(target: string): WindowQuantile | undefined {
+    return this.windows.get(target);
+  }
+
   quantile(target: string, q: number): number | undefined {
     return this.windows.get(target)?.quantile(q);
   }

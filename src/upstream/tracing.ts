@@ -5,19 +5,19 @@
  */
 import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ProxyContext } from '../pipeline/context.ts';
-import type { UpstreamRuntime } from './upstream.ts';
+import type { TargetRuntime } from './target.ts';
 
 const tracer = trace.getTracer('sluice');
 
 export function startClientSpan(
   ctx: ProxyContext,
-  upstream: UpstreamRuntime,
+  target: TargetRuntime,
   method: string,
   path: string,
   headers: Record<string, string | string[]>,
 ): Span | undefined {
   if (!ctx.span.isRecording()) return undefined;
-  const url = new URL(path, upstream.origin);
+  const url = new URL(path, target.origin);
   const span = tracer.startSpan(
     method,
     {
@@ -27,7 +27,8 @@ export function startClientSpan(
         'server.address': url.hostname,
         'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
         'url.full': `${url.origin}${url.pathname}`,
-        'sluice.upstream': upstream.name,
+        'sluice.upstream': target.upstream,
+        'sluice.upstream.target': target.name,
       },
     },
     trace.setSpan(context.active(), ctx.span),

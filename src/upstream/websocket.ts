@@ -41,7 +41,13 @@ export function createUpgradeHandler(current: () => Generation, telemetry: Telem
       );
       return;
     }
-    const { upstream, runtime } = route;
+    const { runtime } = route;
+    const upstream = route.chain.map((group) => group.pickForTunnel()).find((target) => target !== undefined);
+    if (upstream === undefined) {
+      upgrades.labels(runtime.name, 'rejected').inc();
+      refuse(socket, new SluiceError('upstream_unavailable'), runtime.protocol);
+      return;
+    }
     req.url = `${forwardedPath(path, runtime.stripPrefix)}${search}`;
     generation.enter();
     socket.once('close', () => generation.leave());

@@ -60,7 +60,7 @@ t.test('a missing required key points at the map that lacks it', async (t) => {
     ),
   );
   t.same(issues.map(brief), [
-    '2:3 upstreams.main: missing required key "url"',
+    '2:3 upstreams.main: needs url (one backend) or targets (several)',
     '7:5 routes[1]: missing required key "name"',
   ]);
   t.same(issuesOf('routes: []\n').map(brief), [

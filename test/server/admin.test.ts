@@ -49,6 +49,8 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
         pool: { connections: 128, keep_alive_timeout_ms: 4000 },
         tls: { reject_unauthorized: true },
         prices: [],
+        balance: { strategy: 'weighted-round-robin', cost_tolerance: 0, within_tier: 'least-loaded' },
+        retry_budget: { ratio: 0.2, min_retries_per_second: 1, window_ms: 10000 },
       },
     },
     routes: [
@@ -87,6 +89,7 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
       rate_limit_min_requests_per_second: 0.1,
       concurrency_queue_depth: 100,
       concurrency_queue_wait_p95_seconds: 5,
+      breaker_trips_per_second: 0.005,
       routes: {},
       upstreams: {},
     },

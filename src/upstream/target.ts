@@ -1,0 +1,120 @@
+/**
+ * A target at run time: one backend URL of an upstream group, with its undici Pool (keep-alive
+ * connections, the forwarding hot path), the headers it adds and its model-name mapping. Targets
+ * whose config did not change are reused across reloads, so a reload does not drop warm connections.
+ *
+ * An upstream with a single `url` is a group of one target named after the upstream.
+ */
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+import type { UpstreamConfig, UpstreamTarget } from '../config/types.generated.ts';
+
+export interface TargetRuntime {
+  /** The upstream (group) this target belongs to: the `upstream` label. */
+  readonly upstream: string;
+  /** Unique within the upstream: the `target` label. */
+  readonly name: string;
+  readonly config: Readonly<UpstreamConfig>;
+  readonly weight: number;
+  readonly priority: number;
+  /** `scheme://host:port` the pool connects to. */
+  readonly origin: string;
+  /** The URL's path without a trailing slash, prefixed to every forwarded path ('' for none). */
+  readonly basePath: string;
+  readonly pool: Pool;
+  /** Headers set on every request, api key included; lower-case names. */
+  readonly addedHeaders: Readonly<Record<string, string>>;
+  /** Request `model` → the name this target knows it by; undefined when nothing is mapped. */
+  readonly models: ReadonlyMap<string, string> | undefined;
+  /** Identifies the config this runtime was built from; equal fingerprints share one runtime across reloads. */
+  readonly fingerprint: string;
+}
+
+/** The target list of an upstream: its `targets`, or its `url` as one target named after it. */
+export function targetsOf(upstream: string, config: Readonly<UpstreamConfig>): readonly UpstreamTarget[] {
+  if (config.targets !== undefined) return config.targets;
+  return [
+    {
+      name: upstream,
+      url: config.url ?? '',
+      weight: 1,
+      priority: 0,
+      api_key: '',
+      headers: {},
+      models: {},
+      prices: [],
+    },
+  ];
+}
+
+function addedHeaders(config: Readonly<UpstreamConfig>, target: Readonly<UpstreamTarget>) {
+  const headers: Record<string, string> = {};
+  const put = (from: Readonly<Record<string, string | undefined>>) => {
+    for (const [name, value] of Object.entries(from))
+      if (value !== undefined) headers[name.toLowerCase()] = value;
+  };
+  put(config.headers);
+  put(target.headers);
+  const apiKey = target.api_key !== '' ? target.api_key : config.api_key;
+  const keyHeader = target.api_key_header ?? config.api_key_header;
+  if (apiKey !== '') headers[keyHeader] = keyHeader === 'authorization' ? `Bearer ${apiKey}` : apiKey;
+  return headers;
+}
+
+function tlsOptions(config: Readonly<UpstreamConfig>) {
+  const { tls } = config;
+  return {
+    rejectUnauthorized: tls.reject_unauthorized,
+    ...(tls.ca_file ? { ca: readFileSync(tls.ca_file) } : {}),
+    ...(tls.cert_file ? { cert: readFileSync(tls.cert_file) } : {}),
+    ...(tls.key_file ? { key: readFileSync(tls.key_file) } : {}),
+    ...(tls.servername ? { servername: tls.servername } : {}),
+  };
+}
+
+export function targetFingerprint(
+  upstream: string,
+  config: Readonly<UpstreamConfig>,
+  target: Readonly<UpstreamTarget>,
+  resolvedUrl: string,
+): string {
+  // Only what the pool and the added headers are built from: balancing or breaker settings
+  // changing must not drop warm connections.
+  const { timeouts, pool, tls, headers, api_key, api_key_header } = config;
+  const shared = { timeouts, pool, tls, headers, api_key, api_key_header };
+  return JSON.stringify({ upstream, shared, ...target, url: resolvedUrl });
+}
+
+/** `resolvedUrl` is the target's `url`, or the built-in mock's address for `mock://` URLs. */
+export function createTarget(
+  upstream: string,
+  config: Readonly<UpstreamConfig>,
+  target: Readonly<UpstreamTarget>,
+  resolvedUrl: string,
+): TargetRuntime {
+  const url = new URL(resolvedUrl);
+  const pool = new Pool(url.origin, {
+    connections: config.pool.connections,
+    keepAliveTimeout: config.pool.keep_alive_timeout_ms,
+    headersTimeout: config.timeouts.headers_ms,
+    bodyTimeout: config.timeouts.body_idle_ms,
+    connect: {
+      timeout: config.timeouts.connect_ms,
+      ...(url.protocol === 'https:' ? tlsOptions(config) : {}),
+    },
+  });
+  const mapped = Object.entries(target.models);
+  return {
+    upstream,
+    name: target.name,
+    config,
+    weight: target.weight,
+    priority: target.priority,
+    origin: url.origin,
+    basePath: url.pathname.replace(/\/+$/, ''),
+    pool,
+    addedHeaders: addedHeaders(config, target),
+    models: mapped.length > 0 ? new Map(mapped) : undefined,
+    fingerprint: targetFingerprint(upstream, config, target, resolvedUrl),
+  };
+}
