@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/types.generated.ts';
+import { type HotCounter, hotCounter } from '../telemetry/hot-children.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { AttemptEvents, AttemptResultLabel } from '../upstream/attempts.ts';
 import { resilienceFingerprint, UpstreamGroup } from '../upstream/group.ts';
@@ -24,13 +25,14 @@ export class UpstreamGroups {
   /** Targets that have state series, per upstream, so removed ones can be deleted. */
   private readonly reported = new Map<string, Set<string>>();
   private readonly events: Omit<AttemptEvents, 'failover'>;
+  private readonly attemptCounters = new WeakMap<TargetRuntime, Map<AttemptResultLabel, HotCounter>>();
 
   constructor(metrics: Metrics, logger: Logger) {
     this.metrics = metrics;
     this.logger = logger;
     this.events = {
       attempt: (target: TargetRuntime, result: AttemptResultLabel) =>
-        metrics.upstreamAttempts.labels(target.upstream, target.name, result).inc(),
+        this.attemptCounter(target, result).inc(),
       retry: (upstream, reason) => metrics.upstreamRetries.labels(upstream, reason).inc(),
       retryDenied: (upstream, reason) => metrics.upstreamRetriesDenied.labels(upstream, reason).inc(),
       hedgeSent: (upstream) => metrics.upstreamHedgesSent.labels(upstream).inc(),
@@ -115,6 +117,21 @@ export class UpstreamGroups {
   dispose(): void {
     for (const group of this.groups.values()) group.dispose();
     this.groups.clear();
+  }
+
+  /** Every request counts an attempt: the series is bound once per target and result. */
+  private attemptCounter(target: TargetRuntime, result: AttemptResultLabel): HotCounter {
+    let byResult = this.attemptCounters.get(target);
+    if (byResult === undefined) {
+      byResult = new Map();
+      this.attemptCounters.set(target, byResult);
+    }
+    let counter = byResult.get(result);
+    if (counter === undefined) {
+      counter = hotCounter(this.metrics.upstreamAttempts, [target.upstream, target.name, result]);
+      byResult.set(result, counter);
+    }
+    return counter;
   }
 
   /** The attempt events of one route's requests: failovers carry its name. */

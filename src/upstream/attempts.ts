@@ -21,11 +21,11 @@ import {
   transportStatus,
   unavailable,
 } from './attempt-outcome.ts';
-import type { AttemptStatus, TransportFailure } from './breaker-options.ts';
+import type { TransportFailure } from './breaker-options.ts';
 import { sendUpstream, type UpstreamRequest, type UpstreamResponse } from './forward.ts';
 import type { AdmittedTarget, UpstreamGroup } from './group.ts';
 import { type HedgeDelay, HedgeLostError, hedge, hedgeDelayMs } from './hedge.ts';
-import { type AttemptOutcome, outcomeFromError } from './retry-classify.ts';
+import { outcomeFromError } from './retry-classify.ts';
 import type { RetryPolicy } from './retry-options.ts';
 import { RetryPlan } from './retry-plan.ts';
 import type { TargetRuntime } from './target.ts';
