@@ -11,6 +11,7 @@ import { eventually, until } from '../support/eventually.ts';
 import { startMockBackend } from '../support/mock-backend.ts';
 import { scrape, total } from '../support/scrape.ts';
 import { startSluice } from '../support/sluice.ts';
+import { startUpstream } from '../support/upstream-server.ts';
 
 const chatBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 
@@ -316,3 +317,41 @@ t.test('active health checks take a failing target out and bring it back', async
     }) >= 1,
   );
 });
+
+t.test(
+  'every target open: a GET route with a stored response serves it stale (stale-if-error)',
+  async (t) => {
+    let models = 0;
+    const upstream = await startUpstream(t, (req, res) => {
+      if (req.url === '/models' && models++ === 0) {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'cache-control': 'max-age=0, stale-if-error=60',
+        });
+        res.end('{"data":[]}');
+        return;
+      }
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"error":"down"}');
+    });
+    const { url } = await startSluice(t, {
+      upstreams: { api: { url: upstream, breaker: { ...fastBreaker, reset_timeout_ms: 30000 } } },
+      routes: [{ name: 'api', upstream: 'api', http_cache: {} }],
+    });
+    const get = async (path: string) => {
+      const response = await request(`${url}${path}`);
+      return {
+        status: response.statusCode,
+        cache: response.headers['x-sluice-cache'],
+        text: await response.body.text(),
+      };
+    };
+    t.same(await get('/models'), { status: 200, cache: 'MISS', text: '{"data":[]}' });
+    // With the first 200, three 500s make 75 % failures over the volume of 4: the breaker opens.
+    for (let i = 0; i < 3; i++) t.equal((await get('/other')).status, 500);
+    t.equal((await get('/other')).status, 503, 'the breaker is open');
+    const seenBefore = models;
+    t.same(await get('/models'), { status: 200, cache: 'STALE', text: '{"data":[]}' });
+    t.equal(models, seenBefore, 'answered without the upstream');
+  },
+);
