@@ -51,7 +51,7 @@ export interface UpstreamCallRequest {
   /** Forwarded path and query; each target's base path goes in front. */
   readonly path: string;
   /** End-to-end and forwarding headers; each target's own go on top. */
-  readonly headers: Readonly<Record<string, string | string[]>>;
+  readonly headers: Record<string, string | string[]>;
   readonly body: UpstreamRequest['body'];
   /** The request's model (LLM routes), for model mapping and cost-aware balancing. */
   readonly model: string | undefined;
@@ -222,7 +222,11 @@ class UpstreamCall {
     const handle = group.start(target);
     const { request } = this;
     const path = `${target.basePath}${request.path}`;
-    const headers: Record<string, string | string[]> = { ...request.headers, ...target.addedHeaders };
+    // A request with a single attempt owns its header object; one that may be sent again copies it,
+    // since targets add different headers (and the span its own traceparent).
+    const headers = retrying
+      ? { ...request.headers, ...target.addedHeaders }
+      : Object.assign(request.headers, target.addedHeaders);
     const mapped = request.model === undefined ? undefined : target.models?.get(request.model);
     const body = mapped === undefined ? request.body : (request.mappedBody(mapped) ?? request.body);
     if (body !== request.body && Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
