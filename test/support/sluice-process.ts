@@ -1,6 +1,7 @@
 /** Sluice as its own process (`sluice serve`), for tests where replicas must not share a process. */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
@@ -18,7 +19,9 @@ export interface SluiceProcess {
 
 /** Starts `sluice serve` on `config` (ports 0), resolves once it logged `sluice listening`; killed by PID at teardown. */
 export async function startSluiceProcess(t: Test, config: Record<string, unknown>): Promise<SluiceProcess> {
-  const dir = t.testdir({});
+  // Not t.testdir: replicas of one test start together, and a second testdir call empties the first's.
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-process-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'sluice.yaml');
   await writeFile(file, stringify(withTestDefaults({ ...config, telemetry: { access_log: false } })));
   const child = spawn(process.execPath, [cli, 'serve', '--config', file], {
