@@ -50,7 +50,7 @@ export const upstreamTarget = {
       default: '',
       description:
         // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the config's interpolation syntax
-        "This target's credential (each provider's own key, from the environment with ${VAR}); replaces the client's. Empty: the upstream's `api_key`.",
+        "This target's credential (each provider's own key, from the environment with ${VAR}); replaces the client's, whichever header the client sent it in. Empty: the upstream's `api_key`.",
     },
     api_key_header: {
       type: 'string',
@@ -58,7 +58,7 @@ export const upstreamTarget = {
       description: "How `api_key` is sent, as the upstream's `api_key_header`. Absent: the upstream's.",
     },
     headers: headerMap(
-      "Headers set on every request to this target, on top of the upstream's `headers` (e.g. an Azure `api-version`).",
+      "Headers set on every request to this target, on top of the upstream's `headers` (e.g. a provider's organization or project header).",
     ),
     prices: priceTable(
       "`balance.strategy: cost-aware`: this target's prices, consulted before the upstream's `prices` and `llm.prices` to find the cheapest target for a request's model.",
@@ -211,7 +211,7 @@ export const upstreamRetryBudget = {
   title: 'UpstreamRetryBudget',
   type: 'object',
   description:
-    'Bounds retries and hedges to this upstream, over every route (after Finagle’s RetryBudget): in any window, retries ≤ `ratio` × requests + `min_retries_per_second` × the window, so a failing provider is never hammered.',
+    'Bounds the retries and hedges of the routes whose `upstream` this is, over all of them (after Finagle’s RetryBudget): in any window, retries ≤ `ratio` × requests + `min_retries_per_second` × the window, so a failing provider is never hammered. Retries that fail over to another upstream still draw on this one.',
   additionalProperties: false,
   default: {},
   properties: {
@@ -269,10 +269,12 @@ export const routeRetry = {
     },
     base_delay_ms: ms('Backoff before the first retry: full jitter over [0, base × 2ⁿ].', 100, 0),
     max_delay_ms: ms('Backoff ceiling.', 2000, 0),
-    per_try_timeout_ms: ms(
-      'Time one attempt may take to send its response headers (the upstream `timeouts.headers_ms` still applies).',
-      30000,
-    ),
+    per_try_timeout_ms: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        "Time one attempt may take to send its response headers, in milliseconds. Absent: the route's upstream's `timeouts.headers_ms` (a non-streamed answer sends its headers only when complete, so a shorter per-try timeout resends slow requests that are still being worked on).",
+    },
   },
 } as const;
 

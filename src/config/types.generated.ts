@@ -156,7 +156,7 @@ export interface UpstreamTarget {
    */
   priority: number;
   /**
-   * This target's credential (each provider's own key, from the environment with ${VAR}); replaces the client's. Empty: the upstream's `api_key`.
+   * This target's credential (each provider's own key, from the environment with ${VAR}); replaces the client's, whichever header the client sent it in. Empty: the upstream's `api_key`.
    */
   api_key: string;
   /**
@@ -164,7 +164,7 @@ export interface UpstreamTarget {
    */
   api_key_header?: "authorization" | "x-api-key" | "api-key";
   /**
-   * Headers set on every request to this target, on top of the upstream's `headers` (e.g. an Azure `api-version`).
+   * Headers set on every request to this target, on top of the upstream's `headers` (e.g. a provider's organization or project header).
    */
   headers: {
     [k: string]: string;
@@ -318,7 +318,7 @@ export interface UpstreamHealthCheck {
   expected_statuses: number[];
 }
 /**
- * Bounds retries and hedges to this upstream, over every route (after Finagle’s RetryBudget): in any window, retries ≤ `ratio` × requests + `min_retries_per_second` × the window, so a failing provider is never hammered.
+ * Bounds the retries and hedges of the routes whose `upstream` this is, over all of them (after Finagle’s RetryBudget): in any window, retries ≤ `ratio` × requests + `min_retries_per_second` × the window, so a failing provider is never hammered. Retries that fail over to another upstream still draw on this one.
  */
 export interface UpstreamRetryBudget {
   /**
@@ -566,9 +566,9 @@ export interface RouteRetry {
    */
   max_delay_ms: number;
   /**
-   * Time one attempt may take to send its response headers (the upstream `timeouts.headers_ms` still applies). Milliseconds.
+   * Time one attempt may take to send its response headers, in milliseconds. Absent: the route's upstream's `timeouts.headers_ms` (a non-streamed answer sends its headers only when complete, so a shorter per-try timeout resends slow requests that are still being worked on).
    */
-  per_try_timeout_ms: number;
+  per_try_timeout_ms?: number;
 }
 /**
  * Hedged requests (opt-in: a hedge can cost tokens): when an attempt has no response headers after a delay, send another to a different target and take whichever answers first; the other is aborted. Hedges are withdrawn from the retry budget. Absent: no hedging.

@@ -5,6 +5,7 @@
  * last request is done.
  */
 
+import type { Pool } from 'undici';
 import { HttpCache } from '../cache/http-cache.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { SluiceConfig } from '../config/types.generated.ts';
@@ -19,7 +20,7 @@ import { requestBodyStage } from '../stages/request-body.ts';
 import { upstreamCallStage } from '../stages/upstream-call.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { UpstreamGroup } from '../upstream/group.ts';
-import { createTarget, type TargetRuntime, targetFingerprint, targetsOf } from '../upstream/target.ts';
+import { createPool, createTarget, poolKey, type TargetRuntime, targetsOf } from '../upstream/target.ts';
 import type { DrainTracker } from './drain.ts';
 import { compileMatch, type Routable } from './router.ts';
 import type { TrafficControl } from './traffic-control.ts';
@@ -34,40 +35,50 @@ export interface CompiledRoute extends Routable {
   readonly pipeline: Pipeline;
 }
 
-interface SharedTarget {
-  readonly runtime: TargetRuntime;
-  /** Live generations that use this runtime. */
+interface SharedPool {
+  readonly pool: Pool;
+  /** Live target runtimes that use this pool. */
   users: number;
 }
 
 type UpstreamEntry = NonNullable<EffectiveConfig['upstreams'][string]>;
 type TargetEntry = NonNullable<UpstreamEntry['targets']>[number];
 
-/** Target runtimes shared by generations, keyed by fingerprint; the pool closes when no generation uses it. */
+/**
+ * Connection pools shared by generations, keyed by their connection settings; a pool closes when
+ * no target runtime uses it. Runtimes are built per generation, so weights, keys and mappings
+ * change with a reload while the connections stay warm.
+ */
 export class UpstreamRegistry {
-  private readonly byFingerprint = new Map<string, SharedTarget>();
+  private readonly byKey = new Map<string, SharedPool>();
+  private readonly live = new Set<TargetRuntime>();
 
   acquire(upstream: string, config: UpstreamEntry, target: TargetEntry, resolvedUrl: string): TargetRuntime {
-    const fingerprint = targetFingerprint(upstream, config, target, resolvedUrl);
-    let shared = this.byFingerprint.get(fingerprint);
+    const key = poolKey(config, resolvedUrl);
+    let shared = this.byKey.get(key);
     if (!shared) {
-      shared = { runtime: createTarget(upstream, config, target, resolvedUrl), users: 0 };
-      this.byFingerprint.set(fingerprint, shared);
+      shared = { pool: createPool(config, resolvedUrl), users: 0 };
+      this.byKey.set(key, shared);
     }
     shared.users++;
-    return shared.runtime;
+    const runtime = createTarget(upstream, config, target, resolvedUrl, shared.pool);
+    this.live.add(runtime);
+    return runtime;
   }
 
   async release(runtime: TargetRuntime): Promise<void> {
-    const shared = this.byFingerprint.get(runtime.fingerprint);
-    if (!shared || shared.runtime !== runtime) return;
+    if (!this.live.delete(runtime)) return;
+    const shared = this.byKey.get(runtime.poolKey);
+    if (!shared || shared.pool !== runtime.pool) return;
     if (--shared.users > 0) return;
-    this.byFingerprint.delete(runtime.fingerprint);
-    await runtime.pool.close();
+    this.byKey.delete(runtime.poolKey);
+    await shared.pool.close();
   }
 
+  /** One runtime per pool (the pool gauges are per pool). */
   all(): Iterable<TargetRuntime> {
-    return [...this.byFingerprint.values()].map((s) => s.runtime);
+    const seen = new Set<Pool>();
+    return [...this.live].filter((runtime) => !seen.has(runtime.pool) && seen.add(runtime.pool));
   }
 }
 
@@ -82,8 +93,11 @@ export interface GenerationDeps {
   readonly groups: UpstreamGroups;
 }
 
-function resendsBody(route: EffectiveConfig['routes'][number]): boolean {
-  return route.retry !== undefined || route.hedge !== undefined || (route.failover?.length ?? 0) > 0;
+/** Retries and hedges resend the body, and model mapping rewrites it: those routes read it whole. */
+function readsBodyWhole(route: EffectiveConfig['routes'][number], chain: readonly UpstreamGroup[]): boolean {
+  if (route.retry !== undefined || route.hedge !== undefined || (route.failover?.length ?? 0) > 0)
+    return true;
+  return chain.some((group) => group.targets.some((target) => target.models !== undefined));
 }
 
 export class Generation {
@@ -183,8 +197,7 @@ export class Generation {
           ]
         : [];
       const stages = [
-        // Retries and hedges resend the body, so it is kept whole on those routes too.
-        requestBodyStage(bodyLimit, llmProtocol !== undefined || resendsBody(route)),
+        requestBodyStage(bodyLimit, llmProtocol !== undefined || readsBodyWhole(route, chain)),
         ...rateLimits,
         ...(route.cache || route.dedupe ? [cacheStage(cache, route.cache, route.dedupe)] : []),
         ...httpCache,

@@ -80,7 +80,14 @@ export class UpstreamGroups {
                   this.logger.debug({ upstream: upstreamName, target, detail }, 'health check failed');
               },
             });
-      if (kept !== undefined && kept !== group) kept.dispose();
+      if (kept !== undefined && kept !== group) {
+        kept.dispose();
+        // The new group's health starts over: its series must not keep the old state.
+        for (const target of [...(this.reported.get(name) ?? [])]) {
+          if (group.health === undefined) this.forget(name, target);
+          else this.setState(name, target, 'closed');
+        }
+      }
       const removed = group.setTargets(upstream, targets.get(name) ?? [], config.llm.prices);
       for (const target of removed) this.forget(name, target);
       if (group.health !== undefined) {

@@ -57,7 +57,7 @@ export interface UpstreamCallSettings {
   readonly events: AttemptEvents;
 }
 
-function retryPolicy(route: Readonly<RouteConfig>): RetryPolicy | undefined {
+function retryPolicy(route: Readonly<RouteConfig>, headersMs: number): RetryPolicy | undefined {
   const retry = route.retry;
   if (retry === undefined) return undefined;
   return resolveRetryPolicy({
@@ -68,7 +68,7 @@ function retryPolicy(route: Readonly<RouteConfig>): RetryPolicy | undefined {
     retryNonIdempotent: retry.non_idempotent ?? route.protocol !== 'passthrough',
     baseDelayMs: retry.base_delay_ms,
     maxDelayMs: retry.max_delay_ms,
-    perTryTimeoutMs: retry.per_try_timeout_ms,
+    perTryTimeoutMs: retry.per_try_timeout_ms ?? headersMs,
   });
 }
 
@@ -100,7 +100,7 @@ export function upstreamCallStage(
   trustedHops: number,
 ): Stage {
   const { route, chain, events } = settings;
-  const retry = retryPolicy(route);
+  const retry = retryPolicy(route, chain[0]!.targets[0]?.config.timeouts.headers_ms ?? 300_000);
   const hedge = hedgePolicy(route);
   const mapsModels = chain.some((group) => group.targets.some((target) => target.models !== undefined));
   const needsModel = mapsModels || chain.some((group) => group.strategy === 'cost-aware');

@@ -85,21 +85,22 @@ class UpstreamCall {
   private readonly options: CallOptions;
   private readonly plan: RetryPlan | undefined;
   private groupIndex = 0;
-  private tried: Set<string> | undefined;
+  /** Targets this request tried, per group: names are unique within a group only. */
+  private tried: Map<UpstreamGroup, Set<string>> | undefined;
   /** When the first attempt of this request was dispatched (0 before). */
   private firstDispatch = 0;
 
   constructor(request: UpstreamCallRequest, options: CallOptions) {
     this.request = request;
     this.options = options;
+    const budget = options.chain[0]!.budget;
     this.plan =
       options.retry === undefined
         ? undefined
-        : new RetryPlan(options.retry, {
-            method: request.method,
-            budget: options.chain[0]!.budget,
-            clientSignal: options.signal,
-          });
+        : new RetryPlan(options.retry, { method: request.method, budget, clientSignal: options.signal });
+    // A plan deposits this request into the budget; hedges draw on it too, so a route that only
+    // hedges must pay in as well.
+    if (this.plan === undefined && options.hedge !== undefined) budget.deposit();
   }
 
   async run(): Promise<CallResult> {
@@ -120,9 +121,13 @@ class UpstreamCall {
         return answered.call;
       } catch (error) {
         if (!(error instanceof AttemptFailure)) throw error;
+        // No target could take a retry: the client gets this failure, and no budget is spent on it.
         const decision =
-          this.plan?.next(error.outcome) ?? ({ action: 'give_up', reason: 'not_retryable' } as const);
-        const upstream = this.options.chain[this.groupIndex]!.name;
+          this.plan === undefined || !this.anyAvailable()
+            ? ({ action: 'give_up', reason: 'not_retryable' } as const)
+            : this.plan.next(error.outcome);
+        // Retries are counted against the budget they draw on: the route's upstream's.
+        const upstream = this.options.chain[0]!.name;
         if (decision.action === 'give_up') {
           if (deniedReasons.has(decision.reason)) this.options.events.retryDenied(upstream, decision.reason);
           if (error.response === undefined) throw error.cause;
@@ -186,12 +191,13 @@ class UpstreamCall {
   private choose(): AdmittedTarget | undefined {
     const { chain } = this.options;
     const model = this.request.model;
-    for (const exclude of [this.tried, undefined]) {
+    for (const preferUntried of [true, false]) {
       for (let index = this.groupIndex; index < chain.length; index++) {
-        const admitted = chain[index]!.admit(exclude, model);
+        const group = chain[index]!;
+        const admitted = group.admit(preferUntried ? this.tried?.get(group) : undefined, model);
         if (admitted === undefined) continue;
         if (index !== this.groupIndex) {
-          this.options.events.failover(chain[this.groupIndex]!.name, chain[index]!.name);
+          this.options.events.failover(chain[this.groupIndex]!.name, group.name);
           this.groupIndex = index;
         }
         return admitted;
@@ -199,6 +205,15 @@ class UpstreamCall {
       if (this.tried === undefined) break;
     }
     return undefined;
+  }
+
+  /** Whether some target along the rest of the chain may take an attempt now. */
+  private anyAvailable(): boolean {
+    const { chain } = this.options;
+    for (let index = this.groupIndex; index < chain.length; index++) {
+      if (chain[index]!.availableCount() > 0) return true;
+    }
+    return false;
   }
 
   /**
@@ -216,8 +231,10 @@ class UpstreamCall {
     const { target, admission } = admitted;
     const group = this.options.chain[this.groupIndex]!;
     if (retrying) {
-      this.tried ??= new Set();
-      this.tried.add(target.name);
+      this.tried ??= new Map();
+      const tried = this.tried.get(group) ?? new Set<string>();
+      this.tried.set(group, tried);
+      tried.add(target.name);
     }
     const handle = group.start(target);
     const { request } = this;
@@ -227,6 +244,7 @@ class UpstreamCall {
     const headers = retrying
       ? { ...request.headers, ...target.addedHeaders }
       : Object.assign(request.headers, target.addedHeaders);
+    for (const name of target.removedHeaders) delete headers[name];
     const mapped = request.model === undefined ? undefined : target.models?.get(request.model);
     const body = mapped === undefined ? request.body : (request.mappedBody(mapped) ?? request.body);
     if (body !== request.body && Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
@@ -248,6 +266,9 @@ class UpstreamCall {
       endSpan(undefined, code ?? 'aborted');
       if (this.firstDispatch === 0) this.firstDispatch = timings.upstreamDispatch;
       if (status === undefined) {
+        // A lost race says the target took at least this long: leaving it out would teach the
+        // hedge delay only the fast answers.
+        if (error instanceof HedgeLostError) group.quantiles.observe(target.name, performance.now() - sent);
         // Not the target's fault: the client left, or this hedge lost the race.
         if (admission !== undefined) group.health?.get(target.name)?.release(admission);
         handle.cancel();

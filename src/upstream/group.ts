@@ -152,15 +152,16 @@ export class UpstreamGroup {
       this.balancer,
     );
     this.costBalancers.clear();
-    this.prices =
-      strategy === 'cost-aware'
-        ? new PriceBook(
-            globalPrices,
-            Object.fromEntries(
-              (config.targets ?? []).map((target) => [target.name, [...target.prices, ...config.prices]]),
-            ),
-          )
-        : undefined;
+    const pricesMatter =
+      strategy === 'cost-aware' || (strategy === 'priority' && within_tier === 'cost-aware');
+    this.prices = pricesMatter
+      ? new PriceBook(
+          globalPrices,
+          Object.fromEntries(
+            (config.targets ?? []).map((target) => [target.name, [...target.prices, ...config.prices]]),
+          ),
+        )
+      : undefined;
     const names = targets.map((target) => target.name);
     const removed = this.health?.sync(names) ?? [];
     for (const name of removed) this.quantiles.forget(name);
@@ -172,7 +173,7 @@ export class UpstreamGroup {
   /** Active checks on the new targets, when they differ from the ones being checked. */
   private restartChecks(config: Readonly<UpstreamConfig>, targets: readonly TargetRuntime[]): void {
     const settings = config.health_check;
-    const fingerprints = targets.map((target) => target.fingerprint).join('\n');
+    const fingerprints = targets.map((target) => `${target.fingerprint}${target.poolKey}`).join('\n');
     if (settings === undefined || this.health === undefined || fingerprints === this.checkedTargets) return;
     this.checker?.stop();
     this.checkedTargets = fingerprints;
@@ -272,7 +273,7 @@ export class UpstreamGroup {
     this.health?.dispose();
   }
 
-  /** cost-aware: a balancer whose targets carry the request model's price, sharing the base's state. */
+  /** cost-aware (or priority tiers by cost): a balancer whose targets carry the model's price, sharing the base's state. */
   private balancerFor(model: string | undefined): Balancer | undefined {
     const base = this.balancer;
     if (this.prices === undefined || model === undefined || base === undefined) return base;
@@ -283,10 +284,17 @@ export class UpstreamGroup {
       const price = prices.priceFor(target.name, target.models?.get(model) ?? model);
       return balancerTarget(target, price === undefined ? undefined : price.input + price.output);
     });
-    const { cost_tolerance, within_tier } = this.config.balance;
+    const { strategy, cost_tolerance, within_tier, max_outstanding_per_target } = this.config.balance;
     const balancer = createBalancer(
       targets,
-      { strategy: 'cost-aware', costTolerance: cost_tolerance, withinTier: within_tier },
+      {
+        strategy,
+        costTolerance: cost_tolerance,
+        withinTier: within_tier,
+        ...(max_outstanding_per_target !== undefined
+          ? { maxOutstandingPerTarget: max_outstanding_per_target }
+          : {}),
+      },
       base,
     );
     if (this.costBalancers.size >= MAX_COST_BALANCERS) this.costBalancers.clear();

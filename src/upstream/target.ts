@@ -1,7 +1,8 @@
 /**
  * A target at run time: one backend URL of an upstream group, with its undici Pool (keep-alive
- * connections, the forwarding hot path), the headers it adds and its model-name mapping. Targets
- * whose config did not change are reused across reloads, so a reload does not drop warm connections.
+ * connections, the forwarding hot path), the headers it adds and its model-name mapping. Pools are
+ * shared across reloads by their connection settings alone, so a reload that changes a weight, a
+ * key or a mapping does not drop warm connections.
  *
  * An upstream with a single `url` is a group of one target named after the upstream.
  */
@@ -24,10 +25,14 @@ export interface TargetRuntime {
   readonly pool: Pool;
   /** Headers set on every request, api key included; lower-case names. */
   readonly addedHeaders: Readonly<Record<string, string>>;
+  /** Client credential headers dropped because this target sends its own key in another one. */
+  readonly removedHeaders: readonly string[];
   /** Request `model` → the name this target knows it by; undefined when nothing is mapped. */
   readonly models: ReadonlyMap<string, string> | undefined;
-  /** Identifies the config this runtime was built from; equal fingerprints share one runtime across reloads. */
+  /** Identifies the config this runtime was built from (active checks restart when it changes). */
   readonly fingerprint: string;
+  /** Identifies the pool's connection settings: runtimes with equal keys share one pool. */
+  readonly poolKey: string;
 }
 
 /** The target list of an upstream: its `targets`, or its `url` as one target named after it. */
@@ -55,9 +60,8 @@ function addedHeaders(config: Readonly<UpstreamConfig>, target: Readonly<Upstrea
   };
   put(config.headers);
   put(target.headers);
-  const apiKey = target.api_key !== '' ? target.api_key : config.api_key;
-  const keyHeader = target.api_key_header ?? config.api_key_header;
-  if (apiKey !== '') headers[keyHeader] = keyHeader === 'authorization' ? `Bearer ${apiKey}` : apiKey;
+  const { key, header } = apiKeyOf(config, target);
+  if (key !== '') headers[header] = header === 'authorization' ? `Bearer ${key}` : key;
   return headers;
 }
 
@@ -72,28 +76,24 @@ function tlsOptions(config: Readonly<UpstreamConfig>) {
   };
 }
 
-export function targetFingerprint(
-  upstream: string,
-  config: Readonly<UpstreamConfig>,
-  target: Readonly<UpstreamTarget>,
-  resolvedUrl: string,
-): string {
-  // Only what the pool and the added headers are built from: balancing or breaker settings
-  // changing must not drop warm connections.
-  const { timeouts, pool, tls, headers, api_key, api_key_header } = config;
-  const shared = { timeouts, pool, tls, headers, api_key, api_key_header };
-  return JSON.stringify({ upstream, shared, ...target, url: resolvedUrl });
+const credentialHeaders = ['authorization', 'x-api-key', 'api-key'] as const;
+
+function apiKeyOf(config: Readonly<UpstreamConfig>, target: Readonly<UpstreamTarget>) {
+  return {
+    key: target.api_key !== '' ? target.api_key : config.api_key,
+    header: target.api_key_header ?? config.api_key_header,
+  };
 }
 
-/** `resolvedUrl` is the target's `url`, or the built-in mock's address for `mock://` URLs. */
-export function createTarget(
-  upstream: string,
-  config: Readonly<UpstreamConfig>,
-  target: Readonly<UpstreamTarget>,
-  resolvedUrl: string,
-): TargetRuntime {
+/** What the pool is built from: everything else may change without dropping its connections. */
+export function poolKey(config: Readonly<UpstreamConfig>, resolvedUrl: string): string {
+  const { timeouts, pool, tls } = config;
+  return JSON.stringify({ origin: new URL(resolvedUrl).origin, timeouts, pool, tls });
+}
+
+export function createPool(config: Readonly<UpstreamConfig>, resolvedUrl: string): Pool {
   const url = new URL(resolvedUrl);
-  const pool = new Pool(url.origin, {
+  return new Pool(url.origin, {
     connections: config.pool.connections,
     keepAliveTimeout: config.pool.keep_alive_timeout_ms,
     headersTimeout: config.timeouts.headers_ms,
@@ -103,7 +103,20 @@ export function createTarget(
       ...(url.protocol === 'https:' ? tlsOptions(config) : {}),
     },
   });
+}
+
+/** `resolvedUrl` is the target's `url`, or the built-in mock's address for `mock://` URLs. */
+export function createTarget(
+  upstream: string,
+  config: Readonly<UpstreamConfig>,
+  target: Readonly<UpstreamTarget>,
+  resolvedUrl: string,
+  pool: Pool,
+): TargetRuntime {
+  const url = new URL(resolvedUrl);
   const mapped = Object.entries(target.models);
+  const { key, header } = apiKeyOf(config, target);
+  const { headers, api_key, api_key_header } = config;
   return {
     upstream,
     name: target.name,
@@ -114,7 +127,15 @@ export function createTarget(
     basePath: url.pathname.replace(/\/+$/, ''),
     pool,
     addedHeaders: addedHeaders(config, target),
+    // A key meant for one provider must not reach another in a header this target does not set.
+    removedHeaders: key === '' ? [] : credentialHeaders.filter((name) => name !== header),
     models: mapped.length > 0 ? new Map(mapped) : undefined,
-    fingerprint: targetFingerprint(upstream, config, target, resolvedUrl),
+    fingerprint: JSON.stringify({
+      upstream,
+      shared: { headers, api_key, api_key_header },
+      target,
+      url: resolvedUrl,
+    }),
+    poolKey: poolKey(config, resolvedUrl),
   };
 }

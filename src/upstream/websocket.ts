@@ -11,6 +11,7 @@ import { splitTarget } from '../server/proxy-handler.ts';
 import { findRoute, hostWithoutPort } from '../server/router.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { forwardedPath } from './path.ts';
+import type { TargetRuntime } from './target.ts';
 
 function refuse(socket: Duplex, error: SluiceError, protocol: 'openai' | 'anthropic' | 'passthrough'): void {
   const rendered = renderError(error, protocol, 'none');
@@ -42,7 +43,11 @@ export function createUpgradeHandler(current: () => Generation, telemetry: Telem
       return;
     }
     const { runtime } = route;
-    const upstream = route.chain.map((group) => group.pickForTunnel()).find((target) => target !== undefined);
+    let upstream: TargetRuntime | undefined;
+    for (const group of route.chain) {
+      upstream = group.pickForTunnel();
+      if (upstream !== undefined) break;
+    }
     if (upstream === undefined) {
       upgrades.labels(runtime.name, 'rejected').inc();
       refuse(socket, new SluiceError('upstream_unavailable'), runtime.protocol);

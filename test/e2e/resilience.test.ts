@@ -217,10 +217,15 @@ t.test('slow calls open the latency breaker; every target open gives 503 with Re
 t.test('failover chain, model mapping and per-target credentials', async (t) => {
   const primary = await startMockBackend(t, { errorRate: 1, errorStatuses: [502] });
   const backup = await startMockBackend(t);
-  const seen: { model: unknown; key: unknown; version: unknown }[] = [];
+  const seen: { model: unknown; key: unknown; version: unknown; authorization: unknown }[] = [];
   backup.on('request', (info) => {
     const body = JSON.parse(info.body.toString()) as { model?: unknown };
-    seen.push({ model: body.model, key: info.headers['api-key'], version: info.headers['x-api-version'] });
+    seen.push({
+      model: body.model,
+      key: info.headers['api-key'],
+      version: info.headers['x-api-version'],
+      authorization: info.headers.authorization,
+    });
   });
   const { url, adminUrl } = await startSluice(t, {
     upstreams: {
@@ -252,10 +257,14 @@ t.test('failover chain, model mapping and per-target credentials', async (t) => 
       },
     ],
   });
-  for (let i = 0; i < 5; i++) t.equal((await chat(url)).status, 200);
+  for (let i = 0; i < 5; i++) t.equal((await chat(url, { authorization: 'Bearer client-key' })).status, 200);
   t.equal(received(primary), 2, 'the primary was ejected after two consecutive failures');
   t.equal(seen.length, 5);
-  t.same(seen[0], { model: 'my-mini-deployment', key: 'azure-key', version: '2024-10-21' });
+  t.same(
+    seen[0],
+    { model: 'my-mini-deployment', key: 'azure-key', version: '2024-10-21', authorization: undefined },
+    'mapped model, the target’s own key, and no other credential',
+  );
   const samples = await scrape(adminUrl);
   t.equal(total(samples, 'sluice_route_failovers_total', { route: 'chat', from: 'primary', to: 'azure' }), 5);
   t.equal(total(samples, 'sluice_upstream_ejections_total', { upstream: 'primary' }), 1);
