@@ -137,7 +137,12 @@ class UpstreamCall {
         }
         this.options.events.retry(upstream, decision.reason);
         error.response?.body.destroy();
-        if (decision.delayMs > 0) await sleep(decision.delayMs, undefined, { signal });
+        // Aborted during the backoff: the same reason an attempt in flight would have rejected with.
+        if (decision.delayMs > 0) {
+          await sleep(decision.delayMs, undefined, { signal }).catch(() => {
+            throw signal.reason;
+          });
+        }
       }
     }
   }
