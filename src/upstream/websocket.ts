@@ -10,14 +10,17 @@ import type { Generation } from '../server/generation.ts';
 import { splitTarget } from '../server/proxy-handler.ts';
 import { findRoute, hostWithoutPort } from '../server/router.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
+import { unavailable } from './attempt-outcome.ts';
 import { forwardedPath } from './path.ts';
 import type { TargetRuntime } from './target.ts';
 
 function refuse(socket: Duplex, error: SluiceError, protocol: 'openai' | 'anthropic' | 'passthrough'): void {
   const rendered = renderError(error, protocol, 'none');
+  const retryAfter = rendered.headers['retry-after'];
   socket.end(
     `HTTP/1.1 ${rendered.status} ${STATUS_CODES[rendered.status]}\r\ncontent-type: application/json\r\n` +
       `content-length: ${Buffer.byteLength(rendered.body)}\r\nx-sluice-error: ${rendered.headers['x-sluice-error']}\r\n` +
+      (retryAfter === undefined ? '' : `retry-after: ${retryAfter}\r\n`) +
       `connection: close\r\n\r\n${rendered.body}`,
   );
 }
@@ -50,10 +53,12 @@ export function createUpgradeHandler(current: () => Generation, telemetry: Telem
     }
     if (upstream === undefined) {
       upgrades.labels(runtime.name, 'rejected').inc();
-      refuse(socket, new SluiceError('upstream_unavailable'), runtime.protocol);
+      refuse(socket, unavailable(route.chain), runtime.protocol);
       return;
     }
     req.url = `${forwardedPath(path, runtime.stripPrefix)}${search}`;
+    // As on HTTP requests: a key meant for one provider must not reach another.
+    for (const name of upstream.removedHeaders) delete req.headers[name];
     generation.enter();
     socket.once('close', () => generation.leave());
     upgrades.labels(runtime.name, 'proxied').inc();

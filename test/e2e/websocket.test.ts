@@ -50,3 +50,57 @@ t.test('WebSocket upgrades pass through on routes that allow them, and only ther
   t.equal(status, 404, 'a route without websocket: true refuses the upgrade');
   t.equal(seenPaths.length, 1, 'the refused upgrade never reached the upstream');
 });
+
+t.test('upgrades go to a target the balancer picks, with its key instead of the client’s', async (t) => {
+  const upstream = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => upstream.once('listening', () => resolve()));
+  const seen: { authorization?: string; key?: string }[] = [];
+  upstream.on('connection', (socket, req) => {
+    seen.push({
+      authorization: req.headers.authorization,
+      key: req.headers['api-key'] as string | undefined,
+    });
+    socket.close();
+  });
+  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
+  const port = (upstream.address() as AddressInfo).port;
+  const { url } = await startSluice(t, {
+    upstreams: {
+      realtime: {
+        targets: [
+          { name: 'azure', url: `http://127.0.0.1:${port}`, api_key: 'azure-key', api_key_header: 'api-key' },
+        ],
+      },
+      down: {
+        url: 'http://127.0.0.1:9',
+        health_check: { path: '/', interval_ms: 20, unhealthy_threshold: 1 },
+      },
+    },
+    routes: [
+      { name: 'ws', upstream: 'realtime', websocket: true, match: { path_prefix: '/v1/realtime' } },
+      { name: 'gone', upstream: 'down', websocket: true, match: { path_prefix: '/gone' } },
+    ],
+  });
+  const wsUrl = url.replace('http', 'ws');
+  const client = new WebSocket(`${wsUrl}/v1/realtime`, { headers: { authorization: 'Bearer client-key' } });
+  await new Promise<void>((resolve) => client.once('close', () => resolve()));
+  t.same(seen, [{ authorization: undefined, key: 'azure-key' }]);
+
+  // The only target of `down` refuses connections: its health check takes it out.
+  const refusal = async () => {
+    const ws = new WebSocket(`${wsUrl}/gone`);
+    return new Promise<{ status: number; retryAfter: unknown }>((resolve) => {
+      ws.once('unexpected-response', (_req, res) =>
+        resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }),
+      );
+      ws.once('error', () => resolve({ status: 0, retryAfter: undefined }));
+    });
+  };
+  let answer = await refusal();
+  for (let i = 0; i < 100 && answer.status !== 503; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    answer = await refusal();
+  }
+  t.equal(answer.status, 503, 'no target may take the tunnel');
+  t.ok(Number(answer.retryAfter) >= 1, 'with Retry-After');
+});
