@@ -61,7 +61,7 @@ export const upstreamTarget = {
       "Headers set on every request to this target, on top of the upstream's `headers` (e.g. a provider's organization or project header).",
     ),
     prices: priceTable(
-      "`balance.strategy: cost-aware`: this target's prices, consulted before the upstream's `prices` and `llm.prices` to find the cheapest target for a request's model.",
+      "This target's prices, consulted before the upstream's `prices` and `llm.prices`: for the cost of the answers it gives, and for `balance.strategy: cost-aware` to find the cheapest target for a request's model.",
     ),
     models: {
       type: 'object',

@@ -170,7 +170,7 @@ export interface UpstreamTarget {
     [k: string]: string;
   };
   /**
-   * `balance.strategy: cost-aware`: this target's prices, consulted before the upstream's `prices` and `llm.prices` to find the cheapest target for a request's model.
+   * This target's prices, consulted before the upstream's `prices` and `llm.prices`: for the cost of the answers it gives, and for `balance.strategy: cost-aware` to find the cheapest target for a request's model.
    */
   prices: ModelPrice[];
   /**

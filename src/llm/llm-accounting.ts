@@ -14,6 +14,12 @@ import { costUsd, PriceBook } from './prices.ts';
 import type { LlmOutcome } from './response-observer.ts';
 import type { TokenUsage } from './usage.ts';
 
+/**
+ * Upstream names cannot hold a `/` (schema), so this key never equals one, and PriceBook's memo
+ * keys (scope NUL model) for an upstream and for one of its targets cannot meet.
+ */
+const targetPriceKey = (upstream: string, target: string) => `${upstream}/${target}`;
+
 /** What the access-log line says about an LLM request. */
 export interface LlmSummary {
   readonly model: string | undefined;
@@ -91,6 +97,8 @@ export class LlmAccounting {
   private labeler = new ModelLabeler([]);
   private labelerKey = '';
   private prices = new PriceBook([], {});
+  /** Price-table keys of targets with their own prices. */
+  private pricedTargets: ReadonlySet<string> = new Set();
   private readonly series = new Map<string, ModelSeries>();
   private readonly unparsed = new Map<string, HotCounter>();
   private readonly problems = new Map<string, HotCounter>();
@@ -110,9 +118,20 @@ export class LlmAccounting {
       this.labelerKey = labelerKey;
     }
     const byUpstream: Record<string, UpstreamConfig['prices']> = {};
-    for (const [name, upstream] of Object.entries(upstreams))
-      if (upstream) byUpstream[name] = upstream.prices;
+    const pricedTargets = new Set<string>();
+    for (const [name, upstream] of Object.entries(upstreams)) {
+      if (!upstream) continue;
+      byUpstream[name] = upstream.prices;
+      // A target's own prices (a negotiated rate, a region) come before its upstream's.
+      for (const target of upstream.targets ?? []) {
+        if (target.prices.length === 0) continue;
+        const key = targetPriceKey(name, target.name);
+        byUpstream[key] = [...target.prices, ...upstream.prices];
+        pricedTargets.add(key);
+      }
+    }
     this.prices = new PriceBook(llm.prices, byUpstream);
+    this.pricedTargets = pricedTargets;
   }
 
   private modelSeries(route: string, upstream: string, exchange: LlmExchange, model: string): ModelSeries {
@@ -154,6 +173,7 @@ export class LlmAccounting {
     series: ModelSeries,
     usage: TokenUsage,
     priceModel: string | undefined,
+    priceScope: string,
   ): number | undefined {
     if (usage.input !== undefined) series.inputTokens.observe(usage.input);
     if (usage.output !== undefined) series.outputTokens.observe(usage.output);
@@ -162,8 +182,7 @@ export class LlmAccounting {
     this.countTokens(series, 'cached_input', usage.cachedInput);
     this.countTokens(series, 'cache_creation_input', usage.cacheCreationInput);
     this.countTokens(series, 'reasoning', usage.reasoning);
-    const price =
-      priceModel === undefined ? undefined : this.prices.priceFor(series.labels.upstream, priceModel);
+    const price = priceModel === undefined ? undefined : this.prices.priceFor(priceScope, priceModel);
     if (!price) {
       series.unpriced.inc();
       return undefined;
@@ -203,6 +222,13 @@ export class LlmAccounting {
     return ttftMs;
   }
 
+  /** The price table of the target that answered when it has its own, else its upstream's. */
+  private priceScope(upstream: string, target: string): string {
+    if (this.pricedTargets.size === 0 || target === '') return upstream;
+    const key = targetPriceKey(upstream, target);
+    return this.pricedTargets.has(key) ? key : upstream;
+  }
+
   /** Accounts for an LLM request that ended; returns what the access log should say. */
   finished(ctx: ProxyContext, exchange: LlmExchange, ending: LlmEnding): LlmSummary {
     const route = ctx.route.name;
@@ -231,7 +257,12 @@ export class LlmAccounting {
     let ttftMs: number | undefined;
     if (outcome) {
       if (outcome.usage)
-        cost = this.recordUsage(series, outcome.usage, outcome.responseModel ?? request.model);
+        cost = this.recordUsage(
+          series,
+          outcome.usage,
+          outcome.responseModel ?? request.model,
+          this.priceScope(upstream, ctx.upstreamTarget),
+        );
       ttftMs = this.recordOutcome(ctx, series, outcome, ending);
     }
     if (ctx.span.isRecording()) spanAttributes(ctx.span, exchange, outcome, cost);

@@ -98,6 +98,8 @@ export interface ProxyContext {
   response: ResponseDraft | undefined;
   /** The upstream that answered; '' when none was called (the `upstream` metric label). */
   upstreamName: string;
+  /** The target of that upstream that answered; '' when none was called. */
+  upstreamTarget: string;
   /** What the LLM stage read from the request and is reading from the response (openai/anthropic routes). */
   llm: LlmExchange | undefined;
   /**

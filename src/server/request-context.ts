@@ -89,6 +89,7 @@ class RequestContext implements ProxyContext {
   requestBodyBytes = 0;
   response: ResponseDraft | undefined = undefined;
   upstreamName = '';
+  upstreamTarget = '';
   llm: LlmExchange | undefined = undefined;
   private readonly baseLogger: Logger;
   private childLogger: Logger | undefined;

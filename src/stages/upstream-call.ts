@@ -139,6 +139,7 @@ export function upstreamCallStage(
         options,
       );
       ctx.upstreamName = target.upstream;
+      ctx.upstreamTarget = target.name;
       ctx.response = {
         status: response.status,
         headers: responseHeaders(response.headers),

@@ -364,3 +364,29 @@ t.test(
     t.equal(models, seenBefore, 'answered without the upstream');
   },
 );
+
+t.test('cost follows the prices of the target that answered', async (t) => {
+  const mock = await startMockBackend(t, { tokens: 10 });
+  const { url, adminUrl } = await startSluice(t, {
+    upstreams: {
+      pair: {
+        prices: [{ model: 'gpt-4o-mini', input: 1, output: 1 }],
+        targets: [
+          { name: 'list', url: mock.url },
+          { name: 'discounted', url: mock.url, prices: [{ model: 'gpt-4o-mini', input: 0.5, output: 0.5 }] },
+        ],
+      },
+    },
+    routes: [{ name: 'chat', upstream: 'pair', protocol: 'openai' }],
+  });
+  const tokens: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const answer = await chat(url);
+    const usage = (JSON.parse(answer.text) as { usage: { total_tokens: number } }).usage;
+    tokens.push(usage.total_tokens);
+  }
+  const samples = await scrape(adminUrl);
+  const cost = total(samples, 'sluice_llm_cost_usd_total', { route: 'chat' });
+  // Round-robin: one request each, at 1 and 0.5 USD per million tokens.
+  t.equal(Math.round(cost * 1e12), Math.round(((tokens[0]! + tokens[1]! * 0.5) / 1e6) * 1e12));
+});
