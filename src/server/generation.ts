@@ -54,7 +54,7 @@ export class UpstreamRegistry {
   private readonly live = new Set<TargetRuntime>();
 
   acquire(upstream: string, config: UpstreamEntry, target: TargetEntry, resolvedUrl: string): TargetRuntime {
-    const key = poolKey(config, resolvedUrl);
+    const key = poolKey(upstream, target.name, config, resolvedUrl);
     let shared = this.byKey.get(key);
     if (!shared) {
       shared = { pool: createPool(config, resolvedUrl), users: 0 };

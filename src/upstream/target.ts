@@ -85,10 +85,19 @@ function apiKeyOf(config: Readonly<UpstreamConfig>, target: Readonly<UpstreamTar
   };
 }
 
-/** What the pool is built from: everything else may change without dropping its connections. */
-export function poolKey(config: Readonly<UpstreamConfig>, resolvedUrl: string): string {
+/**
+ * Which pool a target uses: its own (one per target, so `pool.connections` and the pool gauges stay
+ * per target and upstream), kept while what the pool is built from is unchanged; everything else
+ * may change without dropping its connections.
+ */
+export function poolKey(
+  upstream: string,
+  target: string,
+  config: Readonly<UpstreamConfig>,
+  resolvedUrl: string,
+): string {
   const { timeouts, pool, tls } = config;
-  return JSON.stringify({ origin: new URL(resolvedUrl).origin, timeouts, pool, tls });
+  return JSON.stringify({ upstream, target, origin: new URL(resolvedUrl).origin, timeouts, pool, tls });
 }
 
 export function createPool(config: Readonly<UpstreamConfig>, resolvedUrl: string): Pool {
@@ -136,6 +145,6 @@ export function createTarget(
       target,
       url: resolvedUrl,
     }),
-    poolKey: poolKey(config, resolvedUrl),
+    poolKey: poolKey(upstream, target.name, config, resolvedUrl),
   };
 }
