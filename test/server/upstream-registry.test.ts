@@ -1,6 +1,7 @@
 /** Pools across reloads: kept while what they are built from is unchanged, closed when unused. */
 import t from 'tap';
 import { parseConfig } from '../../src/config/load.ts';
+import type { UpstreamConfig } from '../../src/config/types.generated.ts';
 import { UpstreamRegistry } from '../../src/server/generation.ts';
 
 function upstream(lines: string[]) {
@@ -11,7 +12,7 @@ function upstream(lines: string[]) {
     'routes:',
     '  - { name: r, upstream: u }',
   ];
-  const config = parseConfig(text.join('\n'), 'test.yaml', {}).config.upstreams['u']!;
+  const config = parseConfig(text.join('\n'), 'test.yaml', {}).config.upstreams['u'] as UpstreamConfig;
   return { config, target: config.targets![0]! };
 }
 
