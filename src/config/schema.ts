@@ -6,6 +6,7 @@
 
 import { alerts, slos } from './schema-ascode.ts';
 import { cacheTiers, routeCache, routeDedupe, routeHttpCache } from './schema-cache.ts';
+import { routeCompression } from './schema-compression.ts';
 import { durationMs, headerMap, priceTable } from './schema-parts.ts';
 import {
   routeFailover,
@@ -263,6 +264,7 @@ const route = {
     failover: routeFailover,
     retry: routeRetry,
     hedge: routeHedge,
+    compression: routeCompression,
     protocol: {
       type: 'string',
       enum: ['openai', 'anthropic', 'passthrough'],

@@ -482,6 +482,7 @@ export interface RouteConfig {
   failover?: string[];
   retry?: RouteRetry;
   hedge?: RouteHedge;
+  compression?: RouteCompression;
   /**
    * The API this route carries. Sets the shape of errors Sluice returns and, for openai/anthropic, lets Sluice read the request (the body is read whole, up to max_body_bytes, before forwarding).
    */
@@ -594,6 +595,51 @@ export interface RouteHedge {
    * Hedges at most, on top of the first attempt.
    */
   max_hedges: number;
+}
+/**
+ * Compress responses by the client’s Accept-Encoding (q-values): zstd, br, gzip. Never twice (an upstream Content-Encoding passes through), never with Cache-Control: no-transform; adds Vary: Accept-Encoding and weakens a strong ETag. SSE is flushed after every event, so events still arrive one by one. Absent: responses are sent as the upstream sent them.
+ */
+export interface RouteCompression {
+  /**
+   * Codings offered, in order of preference when the client’s q-values tie.
+   *
+   * @minItems 1
+   */
+  encodings: ("zstd" | "br" | "gzip")[];
+  /**
+   * Bodies of a known length below this are sent uncompressed.
+   */
+  min_bytes: number;
+  /**
+   * Media types compressed (`*` matches within a part). SSE is governed by `sse` alone.
+   */
+  content_types: string[];
+  levels: CompressionLevels;
+  /**
+   * Compress `text/event-stream` responses, flushed after every event. false: leave streams alone.
+   */
+  sse: boolean;
+  /**
+   * Content-Encodings accepted on request bodies; Sluice decodes them before anything reads or forwards the body, with `listener.max_body_bytes` applied to the decoded size (a zip bomb gets 413). Another coding gets 415. Empty: request bodies pass through as sent.
+   */
+  request_encodings: ("gzip" | "deflate" | "br" | "zstd")[];
+}
+/**
+ * Compression level per coding: higher is smaller and slower.
+ */
+export interface CompressionLevels {
+  /**
+   * gzip level (1-9).
+   */
+  gzip: number;
+  /**
+   * Brotli level (0-11).
+   */
+  br: number;
+  /**
+   * zstd level (1-22).
+   */
+  zstd: number;
 }
 /**
  * Cache this route’s LLM answers (openai and anthropic POST operations): identical requests from the same tenant get the stored answer, streams replayed byte for byte.

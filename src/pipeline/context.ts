@@ -1,8 +1,10 @@
 /** The state of one request on its way through Sluice: created by the listener, passed to every stage. */
+
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { CompressionSettings } from '../compression/settings.ts';
 import type { LlmExchange } from '../llm/exchange.ts';
 import type { JsonObject } from '../llm/json.ts';
 import type { LlmSummary } from '../llm/llm-accounting.ts';
@@ -51,6 +53,8 @@ export interface RouteRuntime {
   readonly upstreamName: string;
   readonly websocket: boolean;
   readonly stripPrefix: string | undefined;
+  /** Response compression and compressed request bodies; undefined when the route has none. */
+  readonly compression: CompressionSettings | undefined;
 }
 
 /** How an exchange ended: what stages that hold something until then (permits, reservations) need. */

@@ -42,6 +42,13 @@ export const errorCatalog = {
     anthropicType: 'request_too_large',
     message: 'Request body is larger than this route accepts (listener.max_body_bytes).',
   },
+  unsupported_content_encoding: {
+    status: 415,
+    openaiType: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    message:
+      'The request body’s Content-Encoding is not accepted on this route; the Accept-Encoding response header lists the ones that are (compression.request_encodings).',
+  },
   request_headers_too_large: {
     status: 431,
     openaiType: 'invalid_request_error',

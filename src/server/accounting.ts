@@ -18,6 +18,7 @@ import {
 } from '../telemetry/hot-children.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { overheadMs } from './respond.ts';
+import type { CompressionOutcome } from './respond-compressed.ts';
 
 interface RequestSeries {
   readonly requests: HotCounter;
@@ -47,6 +48,8 @@ export interface Outcome {
   /** The status the client got; 499 when it went away first. */
   readonly code: number;
   readonly bytesOut: number;
+  /** What compression did, on routes with `compression`. */
+  readonly compression?: CompressionOutcome | undefined;
   /** A Sluice error code when the response broke off or was answered by Sluice. */
   readonly error: string | undefined;
   readonly clientAborted: boolean;
@@ -150,6 +153,14 @@ export class Accounting {
     this.route(route).inFlight.inc();
   }
 
+  private compression(route: string, outcome: CompressionOutcome, bytesOut: number): void {
+    const { compressionResponses, compressionBytes } = this.metrics;
+    compressionResponses.labels(route, outcome.result).inc();
+    if (outcome.encoding === undefined || outcome.bytesIn === 0) return;
+    compressionBytes.labels(route, outcome.encoding, 'in').inc(outcome.bytesIn);
+    compressionBytes.labels(route, outcome.encoding, 'out').inc(bytesOut);
+  }
+
   /** Records the exchange; returns what the LLM accounting read from it, if anything. */
   finished(ctx: ProxyContext, outcome: Outcome): LlmSummary | undefined {
     const t = ctx.timings;
@@ -164,6 +175,7 @@ export class Accounting {
     request.duration.observe(seconds(totalMs));
     if (ctx.requestBodyBytes > 0) routeSeries.requestBytes.inc(ctx.requestBodyBytes);
     if (outcome.bytesOut > 0) routeSeries.responseBytes.inc(outcome.bytesOut);
+    if (outcome.compression !== undefined) this.compression(route, outcome.compression, outcome.bytesOut);
     const overhead = overheadMs(ctx, t.responseStart === 0 ? end : t.responseStart);
     routeSeries.overhead.observe(seconds(overhead));
     if (outcome.clientAborted) routeSeries.clientAborts.inc();

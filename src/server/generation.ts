@@ -8,6 +8,7 @@
 import type { Pool } from 'undici';
 import { HttpCache } from '../cache/http-cache.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
+import { resolveCompressionSettings } from '../compression/settings.ts';
 import type { SluiceConfig } from '../config/types.generated.ts';
 import { compose, type Pipeline } from '../pipeline/compose.ts';
 import type { RouteRuntime } from '../pipeline/context.ts';
@@ -94,6 +95,18 @@ export interface GenerationDeps {
 }
 
 /** Retries and hedges resend the body, and model mapping rewrites it: those routes read it whole. */
+function compressionSettings(config: EffectiveConfig['routes'][number]['compression']) {
+  if (config === undefined) return undefined;
+  return resolveCompressionSettings({
+    encodings: config.encodings,
+    minBytes: config.min_bytes,
+    contentTypes: config.content_types,
+    levels: config.levels,
+    sse: config.sse,
+    requestEncodings: config.request_encodings,
+  });
+}
+
 function readsBodyWhole(route: EffectiveConfig['routes'][number], chain: readonly UpstreamGroup[]): boolean {
   if (route.retry !== undefined || route.hedge !== undefined || (route.failover?.length ?? 0) > 0)
     return true;
@@ -151,6 +164,7 @@ export class Generation {
         upstreamName: route.upstream,
         websocket: route.websocket,
         stripPrefix: route.strip_prefix,
+        compression: compressionSettings(route.compression),
       };
       const llmProtocol = route.protocol === 'passthrough' ? undefined : route.protocol;
       const upstreamCall = upstreamCallStage(

@@ -29,6 +29,7 @@ export const unmatchedRoute: RouteRuntime = {
   upstreamName: '',
   websocket: false,
   stripPrefix: undefined,
+  compression: undefined,
 };
 
 /** Dot segments (also percent-encoded) could slip past a prefix match and be resolved upstream. */
@@ -99,6 +100,7 @@ export function createProxyHandler(state: ProxyState) {
       const llm = state.accounting.finished(ctx, {
         code: status,
         bytesOut: counters.bytesOut,
+        compression: counters.compression,
         error: clientAborted ? 'client_closed_request' : outcomeError(ctx, streamError),
         clientAborted,
       });

@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ChunkObserver, ProxyContext } from '../pipeline/context.ts';
+import { type CompressionOutcome, compressBody } from './respond-compressed.ts';
 
 /** Microseconds of precision, without toFixed(3) (which showed in hot-path profiles). */
 function ms(milliseconds: number): string {
@@ -29,6 +30,8 @@ export interface ResponseCounters {
   bytesOut: number;
   /** The error of a response body that failed while the client was still reading it. */
   upstreamBodyError?: Error;
+  /** What compression did, on routes with `compression`. */
+  compression?: CompressionOutcome | undefined;
 }
 
 /**
@@ -87,13 +90,15 @@ export function writeResponse(
     headers['connection'] = 'close';
     res.shouldKeepAlive = false;
   }
-  const { body } = draft;
+  const compressed = compressBody(ctx, draft);
+  const { body } = compressed;
+  counters.compression = compressed.outcome;
   if (body !== null && !(body instanceof Readable) && headers['content-length'] === undefined)
     headers['content-length'] = Buffer.byteLength(body);
   ctx.timings.responseStart = now;
   res.writeHead(draft.status, headers);
   if (body instanceof Readable) {
-    streamBody(body, res, counters, draft.observer);
+    streamBody(body, res, counters, compressed.observed ? undefined : draft.observer);
     return;
   }
   if (body !== null) counters.bytesOut += typeof body === 'string' ? Buffer.byteLength(body) : body.length;

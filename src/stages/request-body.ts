@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
+import { decodeRequestBody, type RequestCoding, RequestDecodeError } from '../compression/request-decoder.ts';
 import type { Stage } from '../pipeline/compose.ts';
 import type { ProxyContext } from '../pipeline/context.ts';
 import { SluiceError } from '../pipeline/errors.ts';
@@ -78,6 +79,37 @@ export class BodyLimiter extends Transform {
   }
 }
 
+/**
+ * A compressed body (on a route that accepts its coding) is decoded before anything reads or
+ * forwards it, with the body limit applied to the decoded size; the upstream gets it plain.
+ */
+async function decodeBody(
+  ctx: ProxyContext,
+  body: Buffer,
+  allowed: readonly RequestCoding[],
+  limit: number,
+): Promise<void> {
+  const encoding = ctx.req.headers['content-encoding'];
+  if (encoding === undefined || encoding.trim().toLowerCase() === 'identity') return;
+  try {
+    ctx.requestBody = await decodeRequestBody(body, encoding, { limit, allowed });
+  } catch (error) {
+    if (!(error instanceof RequestDecodeError)) throw error;
+    if (error.kind === 'too_large') throw tooLarge(limit);
+    if (error.kind === 'unsupported_encoding') {
+      throw new SluiceError('unsupported_content_encoding', {
+        detail: error.message,
+        headers: { 'accept-encoding': error.acceptEncoding ?? allowed.join(', ') },
+      });
+    }
+    throw new SluiceError('bad_request', { detail: `The body does not decode: ${error.message}` });
+  }
+  ctx.requestBodyBytes = ctx.requestBody.length;
+  // Forwarded decoded: the upstream must not try to decode it again. Content-Length is set from
+  // the buffered body when the request is sent.
+  delete ctx.req.headers['content-encoding'];
+}
+
 export function requestBodyStage(limit: number, readWholeBody: boolean): Stage {
   return {
     name: 'request-body',
@@ -90,6 +122,9 @@ export function requestBodyStage(limit: number, readWholeBody: boolean): Stage {
         ctx.requestBody = await readWhole(ctx, limit);
         ctx.timings.clientBodyWaitMs += performance.now() - waitStart;
         ctx.requestBodyBytes = ctx.requestBody.length;
+        const allowed = ctx.route.compression?.requestEncodings;
+        if (allowed !== undefined && allowed.length > 0)
+          await decodeBody(ctx, ctx.requestBody, allowed, limit);
       }
       await next();
     },

@@ -4,6 +4,7 @@
  * an alert or a panel behind. Labels are bounded sets: route and upstream names come from the
  * config, `code` from the HTTP status, `method` from a fixed list (anything else is `OTHER`).
  */
+import { compressionMetrics } from './catalog-compression.ts';
 import { resilienceMetrics } from './catalog-resilience.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -156,6 +157,7 @@ export const metricCatalog = {
     buckets: poolWaitBuckets,
   },
   ...resilienceMetrics,
+  ...compressionMetrics,
   clientAborts: {
     name: 'sluice_client_aborts_total',
     type: 'counter',
