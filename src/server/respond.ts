@@ -90,15 +90,16 @@ export function writeResponse(
     headers['connection'] = 'close';
     res.shouldKeepAlive = false;
   }
-  const compressed = compressBody(ctx, draft);
-  const { body } = compressed;
-  counters.compression = compressed.outcome;
+  // Checked here so routes without compression allocate nothing for it.
+  const compressed = ctx.route.compression === undefined ? undefined : compressBody(ctx, draft);
+  const body = compressed === undefined ? draft.body : compressed.body;
+  counters.compression = compressed?.outcome;
   if (body !== null && !(body instanceof Readable) && headers['content-length'] === undefined)
     headers['content-length'] = Buffer.byteLength(body);
   ctx.timings.responseStart = now;
   res.writeHead(draft.status, headers);
   if (body instanceof Readable) {
-    streamBody(body, res, counters, compressed.observed ? undefined : draft.observer);
+    streamBody(body, res, counters, compressed?.observed ? undefined : draft.observer);
     return;
   }
   if (body !== null) counters.bytesOut += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
