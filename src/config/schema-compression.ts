@@ -1,7 +1,8 @@
 /**
  * Config schema of a route's response compression and compressed request bodies (docs/compression.md).
- * The defaults are the ones src/compression/settings.ts documents.
+ * Defaults come from src/compression/settings.ts, so the schema and the runtime cannot disagree.
  */
+import { compressionDefaults } from '../compression/settings.ts';
 
 const level = (name: string, min: number, max: number, defaultValue: number) => ({
   type: 'integer',
@@ -23,27 +24,19 @@ export const routeCompression = {
       items: { type: 'string', enum: ['zstd', 'br', 'gzip'] },
       uniqueItems: true,
       minItems: 1,
-      default: ['zstd', 'br', 'gzip'],
+      default: [...compressionDefaults.encodings],
       description: 'Codings offered, in order of preference when the client’s q-values tie.',
     },
     min_bytes: {
       type: 'integer',
       minimum: 0,
-      default: 1024,
+      default: compressionDefaults.minBytes,
       description: 'Bodies of a known length below this are sent uncompressed.',
     },
     content_types: {
       type: 'array',
       items: { type: 'string', pattern: '^[a-z0-9*.+-]+/[a-z0-9*.+-]+$' },
-      default: [
-        'text/*',
-        'application/json',
-        'application/*+json',
-        'application/x-ndjson',
-        'application/javascript',
-        'application/xml',
-        'application/*+xml',
-      ],
+      default: [...compressionDefaults.contentTypes],
       description: 'Media types compressed (`*` matches within a part). SSE is governed by `sse` alone.',
     },
     levels: {
@@ -53,9 +46,9 @@ export const routeCompression = {
       default: {},
       description: 'Compression level per coding: higher is smaller and slower.',
       properties: {
-        gzip: level('gzip', 1, 9, 6),
-        br: level('Brotli', 0, 11, 4),
-        zstd: level('zstd', 1, 22, 3),
+        gzip: level('gzip', 1, 9, compressionDefaults.levels.gzip),
+        br: level('Brotli', 0, 11, compressionDefaults.levels.br),
+        zstd: level('zstd', 1, 22, compressionDefaults.levels.zstd),
       },
     },
     sse: {
