@@ -20,6 +20,7 @@ export const alertNames: readonly string[] = [
   'SluiceRateLimitStoreDown',
   'SluiceConcurrencyQueueBacklog',
   'SluiceConcurrencyQueueWaitHigh',
+  'SluiceCompressionRatioLow',
   'SluiceTargetDown',
   'SluiceTargetMissing',
   'SluiceConfigReloadFailing',

@@ -12,6 +12,7 @@ import {
   cacheL2Failing,
   cacheL2HitRatioLow,
 } from './alerts-cache.ts';
+import { compressionRatioLow } from './alerts-compression.ts';
 import { concurrencyQueueBacklog, concurrencyQueueWaitHigh } from './alerts-concurrency.ts';
 import {
   configReloadFailing,
@@ -62,6 +63,7 @@ export const alertDefinitions: readonly AlertDefinition[] = [
   rateLimitStoreDown,
   concurrencyQueueBacklog,
   concurrencyQueueWaitHigh,
+  compressionRatioLow,
   targetDown,
   targetMissing,
   configReloadFailing,

@@ -18,6 +18,7 @@ import {
 import { datasource, rateInterval } from './dashboards/panels.ts';
 import { provisioning } from './dashboards/provisioning.ts';
 import { cacheRow } from './dashboards/rows-cache.ts';
+import { compressionRow } from './dashboards/rows-compression.ts';
 import { llmCostRow, llmLatencyRow, llmResponsesRow, llmTokensRow } from './dashboards/rows-llm.ts';
 import { resilienceRow } from './dashboards/rows-resilience.ts';
 import { runtimeRow } from './dashboards/rows-runtime.ts';
@@ -31,7 +32,7 @@ const overview: DashboardSpec = {
   uid: 'sluice-overview',
   title: 'Sluice / Overview',
   purpose:
-    'Sluice traffic as clients see it, SLOs, the response cache, rate limits and concurrency limits, upstream resilience (retries, hedges, breakers, failover), the upstreams and their connection pools, Sluice’s own overhead and the Node.js runtime.',
+    'Sluice traffic as clients see it, SLOs, the response cache, rate limits and concurrency limits, upstream resilience (retries, hedges, breakers, failover), response compression, the upstreams and their connection pools, Sluice’s own overhead and the Node.js runtime.',
   variables: [routeVariable, upstreamVariable],
   rows: [
     overviewRow,
@@ -40,6 +41,7 @@ const overview: DashboardSpec = {
     cacheRow,
     trafficControlRow,
     resilienceRow,
+    compressionRow,
     upstreamRow,
     overheadRow,
     runtimeRow,

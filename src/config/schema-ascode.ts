@@ -71,6 +71,9 @@ const routeAlerts = {
     rate_limit_rejection_ratio: ratio(
       'Share of the route’s requests its rate limits refuse (429, or 503 while Redis is away and a policy fails closed) that fires SluiceRateLimitRejectionsSurge.',
     ),
+    compression_ratio: ratio(
+      'Compressed size as a share of the original, over 30 minutes, above which SluiceCompressionRatioLow fires for the route.',
+    ),
     ...limiterAlerts('route'),
   },
 } as const;
@@ -203,6 +206,17 @@ export const alerts = {
       'Default rate at which one target’s breaker trips from closed (error_rate or slow_calls; re-opening after a failed probe does not count), over 15 minutes and summed over instances, that fires SluiceUpstreamBreakerFlapping (held for 5 minutes). One instance’s breaker trips at most about once per `breaker.reset_timeout_ms` plus the time to refill its window. Only for upstreams with `breaker`, `outlier_detection` or `health_check`.',
       0.005,
     ),
+    compression_ratio: ratio(
+      'Default compressed size as a share of the original (bytes out ÷ bytes in, over 30 minutes and summed over instances and codings) above which SluiceCompressionRatioLow fires (held for 30 minutes): 0.5 means compression saves less than half. Only for routes with `compression`.',
+      0.5,
+    ),
+    compression_min_bytes_per_second: {
+      type: 'number',
+      minimum: 0,
+      default: 10240,
+      description:
+        'SluiceCompressionRatioLow ignores a route that compresses fewer bytes per second than this (uncompressed, over 30 minutes and summed over instances), so a few small bodies on a quiet route cannot fire it. Bytes per second.',
+    },
     routes: {
       type: 'object',
       default: {},

@@ -1134,6 +1134,14 @@ export interface AlertsConfig {
    */
   breaker_trips_per_second: number;
   /**
+   * Default compressed size as a share of the original (bytes out ÷ bytes in, over 30 minutes and summed over instances and codings) above which SluiceCompressionRatioLow fires (held for 30 minutes): 0.5 means compression saves less than half. Only for routes with `compression`. A ratio between 0 and 1.
+   */
+  compression_ratio: number;
+  /**
+   * SluiceCompressionRatioLow ignores a route that compresses fewer bytes per second than this (uncompressed, over 30 minutes and summed over instances), so a few small bodies on a quiet route cannot fire it. Bytes per second.
+   */
+  compression_min_bytes_per_second: number;
+  /**
    * Per-route thresholds, by route name.
    */
   routes: {
@@ -1178,6 +1186,10 @@ export interface RouteAlertConfig {
    * Share of the route’s requests its rate limits refuse (429, or 503 while Redis is away and a policy fails closed) that fires SluiceRateLimitRejectionsSurge. A ratio between 0 and 1.
    */
   rate_limit_rejection_ratio?: number;
+  /**
+   * Compressed size as a share of the original, over 30 minutes, above which SluiceCompressionRatioLow fires for the route. A ratio between 0 and 1.
+   */
+  compression_ratio?: number;
   /**
    * Requests waiting for the route’s concurrency limiter, summed over instances and priority classes, above which SluiceConcurrencyQueueBacklog fires. Requests.
    */

@@ -17,7 +17,7 @@ import { withResilience } from '../support/resilience-config.ts';
 /**
  * Every knob the generators read: overrides, a throughput floor, a disabled alert, both SLI kinds,
  * a cached route with both cache tiers, a route with two rate-limit policies (one in Redis), and
- * concurrency limiters on a route and an upstream; and (see below) breakers, retries and hedges.
+ * concurrency limiters on a route and an upstream, a compressing route; and (see below) breakers, retries and hedges.
  */
 const fixture = `
 upstreams:
@@ -32,7 +32,7 @@ routes:
     rate_limits:
       - { name: per-key, limit: 60, window_seconds: 60, store: redis }
       - { name: tokens, unit: tokens, limit: 100000, window_seconds: 60 }
-  - { name: local, upstream: vllm, protocol: openai, match: { path_prefix: /local/ } }
+  - { name: local, upstream: vllm, protocol: openai, match: { path_prefix: /local/ }, compression: {} }
 cache:
   redis: { url: "redis://127.0.0.1:6379" }
 limits:
@@ -51,6 +51,7 @@ alerts:
       cache_l1_hit_ratio: 0.8
       rate_limit_rejection_ratio: 0.2
       concurrency_queue_wait_p95_seconds: 2.5
+    local: { compression_ratio: 0.7 }
   upstreams:
     vllm: { error_ratio: 0.2, pool_utilization: 0.5, pool_wait_p95_seconds: 0.5, concurrency_queue_depth: 20 }
 slos:

@@ -90,6 +90,8 @@ function effectiveConfig(token: string): Readonly<SluiceConfig> {
       concurrency_queue_depth: 100,
       concurrency_queue_wait_p95_seconds: 5,
       breaker_trips_per_second: 0.005,
+      compression_ratio: 0.5,
+      compression_min_bytes_per_second: 10240,
       routes: {},
       upstreams: {},
     },
