@@ -159,6 +159,12 @@ export function series(name: string, labels: Readonly<Record<string, string>>): 
 
 export { num };
 
+/** A ratio threshold as an alert description shows it: 0.05 → `5%`. */
+export const percent = (ratio: number): string => `${num(ratio * 100)}%`;
+
+/** The `instance` label of the series promtool cases feed in. */
+export const testInstance = 'sluice-0:9464';
+
 /** A case with 1-minute samples, evaluated once at `evalMinutes`. */
 export function caseAt(
   name: string,

@@ -7,7 +7,9 @@ import {
   type AlertDefinition,
   caseAt,
   groupedRule,
+  testInstance as instance,
   overridesOf,
+  percent,
   type RuleContext,
   sel,
   selectorLabels,
@@ -23,10 +25,8 @@ import type { InputSeries } from './rule-model.ts';
 const lookups = metric('cacheLookups');
 const l2Operations = metric('cacheL2Operations');
 const l2Up = metric('cacheL2Up');
-const percent = (ratio: number) => `${num(ratio * 100)}%`;
 /** Lookups per minute reaching the tier in the tests' busy traffic (10/s). */
 const perMinute = 600;
-const instance = 'sluice-0:9464';
 
 type HitRatioKey = 'cache_l1_hit_ratio' | 'cache_l2_hit_ratio' | 'cache_hit_ratio';
 type Labels = Readonly<Record<string, string>>;

@@ -7,7 +7,9 @@ import {
   type AlertDefinition,
   caseAt,
   groupedRule,
+  testInstance as instance,
   overridesOf,
+  percent,
   sel,
   selectorLabels,
   series,
@@ -20,8 +22,6 @@ import { metric, num } from './promql.ts';
 import type { InputSeries } from './rule-model.ts';
 
 const bytes = metric('compressionBytes');
-const percent = (ratio: number) => `${num(ratio * 100)}%`;
-const instance = 'sluice-0:9464';
 
 export const compressionRatioLow: AlertDefinition = {
   name: 'SluiceCompressionRatioLow',

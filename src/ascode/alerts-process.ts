@@ -1,9 +1,15 @@
 /** Alerts on the Sluice processes themselves: down, failing reloads, memory, event loop, LLM pricing. */
-import { type AlertDefinition, caseAt, sel, selectorLabels, series, w } from './alert-definition.ts';
+import {
+  type AlertDefinition,
+  caseAt,
+  testInstance as instance,
+  sel,
+  selectorLabels,
+  series,
+  w,
+} from './alert-definition.ts';
 import { hour, minute } from './profile.ts';
 import { metric, num } from './promql.ts';
-
-const instance = 'sluice-0:9464';
 
 /** An alert on one gauge of every Sluice process compared with a threshold. */
 function gaugeAlert(options: {

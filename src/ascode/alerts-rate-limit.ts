@@ -7,7 +7,9 @@ import {
   type AlertDefinition,
   caseAt,
   groupedRule,
+  testInstance as instance,
   overridesOf,
+  percent,
   sel,
   selectorLabels,
   series,
@@ -21,10 +23,8 @@ import { decidedRate, rateLimitedRoutes, refusing, sharesLimits } from './traffi
 
 const decisions = metric('rateLimitDecisions');
 const storeUp = metric('rateLimitStoreUp');
-const percent = (ratio: number) => `${num(ratio * 100)}%`;
 /** Requests per minute reaching the rate limits in the tests' busy traffic (10/s). */
 const perMinute = 600;
-const instance = 'sluice-0:9464';
 
 export const rateLimitRejectionsSurge: AlertDefinition = {
   name: 'SluiceRateLimitRejectionsSurge',

@@ -7,6 +7,7 @@ import {
   caseAt,
   groupedRule,
   overridesOf,
+  percent,
   quantileInBucket,
   type RuleContext,
   sel,
@@ -19,7 +20,6 @@ import { minute } from './profile.ts';
 import { metric, num } from './promql.ts';
 
 const requests = metric('requests');
-const percent = (ratio: number) => `${num(ratio * 100)}%`;
 const durationBucket = metric('requestDuration', '_bucket');
 /** Requests per minute in the tests' healthy traffic (10/s). */
 const perMinute = 600;

@@ -7,6 +7,7 @@ import {
   caseAt,
   groupedRule,
   overridesOf,
+  percent,
   quantileInBucket,
   type RuleContext,
   sel,
@@ -24,7 +25,6 @@ const poolConnections = metric('upstreamPoolConnections');
 const poolMax = metric('upstreamPoolSize');
 const poolWaitBucket = metric('upstreamPoolWait', '_bucket');
 const perMinute = 600;
-const percent = (ratio: number) => `${num(ratio * 100)}%`;
 
 function firstUpstream(ctx: RuleContext): string | undefined {
   return Object.keys(ctx.config.upstreams)[0];
