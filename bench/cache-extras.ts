@@ -1,41 +1,17 @@
-/**
- * The cache measurements the req/s benchmark cannot make: how many upstream calls single-flight
- * saves under a burst of identical requests, and the latency of an L2 (Redis) hit on loopback.
- * Usage: node bench/cache-extras.ts [--requests N]  (needs redis-server on PATH for the L2 part)
- */
-import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { stringify } from 'yaml';
 import { startMockLlm } from '../src/mock-llm/server.ts';
-import { Sluice } from '../src/server/sluice.ts';
 import { startBenchRedis } from './redis.ts';
-import { freePorts } from './sluice-config.ts';
+import { startInProcessSluice } from './sluice-config.ts';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' } } });
 const requests = Number(values.requests);
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-async function startSluice(dir: string, config: Record<string, unknown>): Promise<Sluice> {
-  const file = path.join(dir, `sluice-${Math.random().toString(36).slice(2)}.yaml`);
-  const [port = 0, admin = 0] = await freePorts(2);
-  const quiet = { log_level: 'warn', access_log: false };
-  writeFileSync(
-    file,
-    stringify({
-      ...config,
-      listener: { host: '127.0.0.1', port },
-      admin: { host: '127.0.0.1', port: admin },
-      telemetry: quiet,
-    }),
-  );
-  return Sluice.start(file, { logDestination: { write: () => undefined } });
 }
 
 function chat(content: string) {
@@ -58,7 +34,7 @@ async function post(pool: Pool, body: string, headers: Record<string, string> = 
 async function singleFlight(dir: string): Promise<void> {
   const mock = await startMockLlm({});
   const route = { name: 'chat', upstream: 'llm', protocol: 'openai', cache: { ttl_seconds: 600 } };
-  const sluice = await startSluice(dir, { upstreams: { llm: { url: mock.url } }, routes: [route] });
+  const sluice = await startInProcessSluice(dir, { upstreams: { llm: { url: mock.url } }, routes: [route] });
   const pool = new Pool(sluice.proxyUrl, { connections: 512 });
   const direct = new Pool(mock.url, { connections: 512 });
   console.log(
@@ -92,13 +68,13 @@ async function l2Latency(dir: string): Promise<void> {
   try {
     const route = { name: 'chat', upstream: 'llm', protocol: 'openai', cache: { ttl_seconds: 600 } };
     const upstreams = { llm: { url: mock.url } };
-    const writer = await startSluice(dir, {
+    const writer = await startInProcessSluice(dir, {
       upstreams,
       routes: [route],
       cache: { redis: { url: redis.url } },
     });
     // l1_max_bytes 0: every lookup goes to Redis, so each answer below is an L2 hit.
-    const reader = await startSluice(dir, {
+    const reader = await startInProcessSluice(dir, {
       upstreams,
       routes: [route],
       cache: { l1_max_bytes: 0, redis: { url: redis.url } },

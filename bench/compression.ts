@@ -7,17 +7,16 @@
  *
  *   node bench/compression.ts [--requests 2000] [--connections 10]
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { stringify } from 'yaml';
 import { defaultLevels } from '../src/compression/encoder.ts';
 import type { ContentCoding } from '../src/compression/negotiate.ts';
 import { compressBuffer, VariantCache } from '../src/compression/variants.ts';
 import { startMockLlm } from '../src/mock-llm/server.ts';
-import { Sluice } from '../src/server/sluice.ts';
+import { startInProcessSluice } from './sluice-config.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,19 +28,11 @@ const requests = Number(values.requests);
 const connections = Number(values.connections);
 
 const mock = await startMockLlm({ models: 1960, tokens: 150 });
-const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-const file = join(dir, 'sluice.yaml');
-writeFileSync(
-  file,
-  stringify({
-    listener: { host: '127.0.0.1', port: 0 },
-    admin: { enabled: false },
-    telemetry: { access_log: false, log_level: 'warn' },
-    upstreams: { llm: { url: mock.url } },
-    routes: [{ name: 'compressed', upstream: 'llm', protocol: 'openai', compression: {} }],
-  }),
-);
-const sluice = await Sluice.start(file, { logDestination: { write: () => undefined } });
+const scratch = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+const sluice = await startInProcessSluice(scratch, {
+  upstreams: { llm: { url: mock.url } },
+  routes: [{ name: 'compressed', upstream: 'llm', protocol: 'openai', compression: {} }],
+});
 const client = new Pool(sluice.proxyUrl, { connections });
 
 const chatBody = JSON.stringify({
@@ -105,6 +96,7 @@ for (const [name, path] of [
 }
 await client.close();
 await sluice.shutdown();
+rmSync(scratch, { recursive: true, force: true });
 
 // A cached body served to clients that accept a coding: compressed on every hit, or once.
 const models = Buffer.from(await (await fetch(`${mock.url}/v1/models`)).arrayBuffer());

@@ -9,18 +9,17 @@
  *
  *   node bench/resilience.ts [--iterations 500000] [--requests 20000] [--connections 20]
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { stringify } from 'yaml';
 import { parseConfig } from '../src/config/load.ts';
 import type { UpstreamConfig } from '../src/config/types.generated.ts';
 import { startMockLlm } from '../src/mock-llm/server.ts';
-import { Sluice } from '../src/server/sluice.ts';
 import { UpstreamGroup } from '../src/upstream/group.ts';
 import type { TargetRuntime } from '../src/upstream/target.ts';
+import { startInProcessSluice } from './sluice-config.ts';
 
 const { values } = parseArgs({
   options: {
@@ -110,38 +109,30 @@ interface LoadResult {
   readonly upstreamRequests: number;
 }
 
+const scratch = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
 const chatBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 
 async function load(errorRate: number, retry: boolean): Promise<LoadResult> {
   const mocks = await Promise.all(
     [0, 1].map(() => startMockLlm({ errorRate, errorStatuses: [503], seed: 7 })),
   );
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-  const file = join(dir, 'sluice.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      listener: { host: '127.0.0.1', port: 0 },
-      admin: { enabled: false },
-      telemetry: { access_log: false, log_level: 'warn' },
-      upstreams: {
-        pair: {
-          targets: mocks.map((mock, index) => ({ name: `t${index}`, url: mock.url })),
-          breaker: {},
-          outlier_detection: {},
-        },
+  const sluice = await startInProcessSluice(scratch, {
+    upstreams: {
+      pair: {
+        targets: mocks.map((mock, index) => ({ name: `t${index}`, url: mock.url })),
+        breaker: {},
+        outlier_detection: {},
       },
-      routes: [
-        {
-          name: 'chat',
-          upstream: 'pair',
-          protocol: 'openai',
-          ...(retry ? { retry: { base_delay_ms: 10, max_delay_ms: 100 } } : {}),
-        },
-      ],
-    }),
-  );
-  const sluice = await Sluice.start(file, { logDestination: { write: () => undefined } });
+    },
+    routes: [
+      {
+        name: 'chat',
+        upstream: 'pair',
+        protocol: 'openai',
+        ...(retry ? { retry: { base_delay_ms: 10, max_delay_ms: 100 } } : {}),
+      },
+    ],
+  });
   const client = new Pool(sluice.proxyUrl, { connections });
   const latencies = new Float64Array(requests);
   let next = 0;
@@ -198,3 +189,4 @@ for (const [name, errorRate, retry] of [
     `  ${name.padEnd(20)} p50 ${round(result.p50)} ms, p99 ${round(result.p99)} ms, p99.9 ${round(result.p999)} ms, client errors ${result.clientErrors}, upstream requests ${result.upstreamRequests}`,
   );
 }
+rmSync(scratch, { recursive: true, force: true });

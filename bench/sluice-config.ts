@@ -5,7 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { parseDocument } from 'yaml';
+import { join } from 'node:path';
+import { parseDocument, stringify } from 'yaml';
+import { Sluice } from '../src/server/sluice.ts';
 
 export const exampleConfig = 'config/sluice.example.yaml';
 
@@ -54,4 +56,22 @@ export async function writeBenchConfig(
 /** The child's environment without SLUICE_* variables, so the example's ${...} take their defaults. */
 export function benchEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SLUICE_')));
+}
+
+/**
+ * Sluice in this process from `config`, on loopback ports picked by the OS, with quiet logs and no
+ * access log; its config file goes in `dir`, which the caller removes.
+ */
+export function startInProcessSluice(dir: string, config: Record<string, unknown>): Promise<Sluice> {
+  const file = join(dir, `sluice-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(
+    file,
+    stringify({
+      ...config,
+      listener: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      telemetry: { log_level: 'warn', access_log: false },
+    }),
+  );
+  return Sluice.start(file, { logDestination: { write: () => undefined } });
 }
