@@ -50,6 +50,9 @@ function requestBody(ctx: ProxyContext, headers: Record<string, string | string[
   return limiter;
 }
 
+/** Requests whose trace is not sampled open no client span: one shared function for all of them. */
+const untraced: CallOptions['trace'] = () => undefined;
+
 export interface UpstreamCallSettings {
   readonly route: Readonly<RouteConfig>;
   /** The route's upstream first, then its failover chain. */
@@ -122,10 +125,12 @@ export function upstreamCallStage(
         signal: ctx.upstreamSignal,
         timings: ctx.timings,
         events,
-        trace: (target, path, attemptHeaders) => {
-          const span = startClientSpan(ctx, target, method, path, attemptHeaders);
-          return (status, error) => endClientSpan(span, status, error);
-        },
+        trace: ctx.span.isRecording()
+          ? (target, path, attemptHeaders) => {
+              const span = startClientSpan(ctx, target, method, path, attemptHeaders);
+              return span === undefined ? undefined : (status, error) => endClientSpan(span, status, error);
+            }
+          : untraced,
       };
       const { response, target } = await callUpstream(
         {

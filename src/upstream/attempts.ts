@@ -66,12 +66,15 @@ export interface CallOptions {
   readonly signal: AbortSignal;
   readonly timings: Timings;
   readonly events: AttemptEvents;
-  /** Opens the CLIENT span of one attempt; returns its end. Injects trace headers into `headers`. */
+  /**
+   * Opens the CLIENT span of one attempt and injects its trace headers into `headers`; returns its
+   * end, or undefined when the request is not traced (the common case: nothing to close later).
+   */
   readonly trace: (
     target: TargetRuntime,
     path: string,
     headers: Record<string, string | string[]>,
-  ) => (status: number | undefined, error?: string) => void;
+  ) => ((status: number | undefined, error?: string) => void) | undefined;
 }
 
 export interface CallResult {
@@ -196,7 +199,8 @@ class UpstreamCall {
   private choose(): AdmittedTarget | undefined {
     const { chain } = this.options;
     const model = this.request.model;
-    for (const preferUntried of [true, false]) {
+    for (let pass = 0; pass < 2; pass++) {
+      const preferUntried = pass === 0;
       for (let index = this.groupIndex; index < chain.length; index++) {
         const group = chain[index]!;
         const admitted = group.admit(preferUntried ? this.tried?.get(group) : undefined, model);
@@ -268,7 +272,7 @@ class UpstreamCall {
       tryTimeout?.clear();
       const code = error instanceof SluiceError ? error.code : undefined;
       const status = code === undefined ? undefined : transportStatus[code];
-      endSpan(undefined, code ?? 'aborted');
+      endSpan?.(undefined, code ?? 'aborted');
       if (this.firstDispatch === 0) this.firstDispatch = timings.upstreamDispatch;
       if (status === undefined) {
         // A lost race says the target took at least this long: leaving it out would teach the
@@ -294,7 +298,9 @@ class UpstreamCall {
     handle.end({ latencyMs, ok: status < 500 && status !== 429 });
     if (this.options.hedge !== undefined) group.quantiles.observe(target.name, latencyMs);
     this.options.events.attempt(target, statusLabel(status));
-    response.body.once('close', () => endSpan(status, response.body.errored ? 'body_error' : undefined));
+    if (endSpan !== undefined) {
+      response.body.once('close', () => endSpan(status, response.body.errored ? 'body_error' : undefined));
+    }
     if (retrying && this.retryable(status)) {
       throw new AttemptFailure(
         { kind: 'response', status, headers: response.headers },
