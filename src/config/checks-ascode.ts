@@ -6,14 +6,9 @@
 import { alertNames } from '../ascode/alert-names.ts';
 import { metricCatalog } from '../telemetry/catalog.ts';
 import type { ConfigIssue } from './errors.ts';
+import { isRecord, type Loose } from './loose.ts';
 import type { ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
-
-type Loose = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Loose {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function unknownName(kind: string, name: string, known: readonly string[]): string {
   const list = known.length > 0 ? `; ${kind}s are: ${known.join(', ')}` : '';

@@ -3,13 +3,8 @@
  * and Redis for what needs it.
  */
 import type { ConfigIssue } from './errors.ts';
+import { isRecord, type Loose } from './loose.ts';
 import type { ConfigSource } from './source.ts';
-
-type Loose = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Loose {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 export function checkCache(source: ConfigSource, data: Loose): ConfigIssue[] {
   const issues: ConfigIssue[] = [];

@@ -4,15 +4,11 @@
  * known upstreams other than the route's own, and ranges whose two ends are separate keys hold.
  */
 import type { ConfigIssue } from './errors.ts';
+import { isRecord, type Loose } from './loose.ts';
 import type { ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
 
-type Loose = Record<string, unknown>;
 type Path = (string | number)[];
-
-function isRecord(value: unknown): value is Loose {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 export const NOT_A_URL = 'is not a valid URL';
 

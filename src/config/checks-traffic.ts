@@ -4,14 +4,10 @@
  * an adaptive range that holds the starting limit.
  */
 import type { ConfigIssue } from './errors.ts';
+import { isRecord, type Loose } from './loose.ts';
 import type { ConfigSource } from './source.ts';
 
-type Loose = Record<string, unknown>;
 type Path = (string | number)[];
-
-function isRecord(value: unknown): value is Loose {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 const DEFAULT_CLASSES = ['interactive', 'default', 'batch'];
 

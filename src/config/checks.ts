@@ -10,14 +10,9 @@ import { baseUrlProblem, checkResilience, NOT_A_URL } from './checks-resilience.
 import { checkTraffic } from './checks-traffic.ts';
 import type { ConfigIssue } from './errors.ts';
 import { describeValue, type InterpolatedPaths } from './interpolate.ts';
+import { isRecord } from './loose.ts';
 import { type ConfigSource, formatKeyPath, type KeySegment } from './source.ts';
 import { didYouMean } from './suggest.ts';
-
-type Loose = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Loose {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 const loopback = new BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');

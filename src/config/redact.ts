@@ -3,17 +3,12 @@
  * are replaced by "[redacted]". Empty values stay empty, so an operator can still see that a key is
  * unset, which is the usual question when an upstream answers 401.
  */
+import { isRecord, type Loose } from './loose.ts';
 
 export const redacted = '[redacted]';
 
 /** Header names that carry credentials whatever `telemetry.redact_headers` lists. */
 const secretLooking = /authorization|key|token|secret|password|credential|cookie|session/i;
-
-type Loose = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Loose {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function hide(value: unknown): unknown {
   return value === '' ? value : redacted;
